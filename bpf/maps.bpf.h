@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * maps.bpf.h - the dataplane's maps, pinned by name under the pin dir.
+ *
+ * Sizes here are placeholders: the loader sets every max_entries from its
+ * options (or from the maps already pinned) before load. Layouts are in
+ * include/svcbpf.h; names are versioned there.
+ */
+#ifndef SVCBPF_MAPS_BPF_H
+#define SVCBPF_MAPS_BPF_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "svcbpf.h"
+
+/* Services: (ClusterIP, port, proto) -> service id and its selection table. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SVCBPF_MAX_SERVICES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct svc_key);
+	__type(value, struct svc_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} svcbpf_svc_v1 SEC(".maps");
+
+/* Backends: backend id -> address, weight and state. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SVCBPF_MAX_BACKENDS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct backend_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} svcbpf_be_v1 SEC(".maps");
+
+/* Selection tables: (table id, slot) -> backend id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SVCBPF_MAX_BACKENDS * SVCBPF_SLOTS_PER_BACKEND);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct slot_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} svcbpf_slot_v1 SEC(".maps");
+
+/* Conntrack: flow tuple and direction -> pinned backend or service address. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SVCBPF_CT_SIZE);
+	__type(key, struct ct_key);
+	__type(value, struct ct_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} svcbpf_ct_v1 SEC(".maps");
+
+/* Counters: enum svcbpf_counter -> packets and bytes, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SVCBPF_CNT_MAX);
+	__type(key, __u32);
+	__type(value, struct counter_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} svcbpf_cnt_v1 SEC(".maps");
+
+/* Count one packet of @len bytes under @idx (enum svcbpf_counter). */
+static __always_inline void counter_add(__u32 idx, __u32 len)
+{
+	struct counter_value *c = bpf_map_lookup_elem(&svcbpf_cnt_v1, &idx);
+
+	if (c) {
+		c->packets++;
+		c->bytes += len;
+	}
+}
+
+#endif /* SVCBPF_MAPS_BPF_H */

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * svcbpf.bpf.c - the entry points. All logic lives in the *.bpf.h helpers;
+ * each entry point parses, asks the helpers what to do, writes the packet
+ * through its hook's rewrite helper, and turns the result into a counter
+ * and a verdict.
+ *
+ *   svcbpf_tc_ingress   DNAT: ClusterIP:port -> backend, new flows tracked
+ *   svcbpf_tc_egress    reverse NAT: a tracked reply's source -> ClusterIP:port
+ *   svcbpf_xdp_ingress  DNAT in XDP for packets with a complete checksum;
+ *                       checksum-partial ones pass to svcbpf_tc_ingress
+ */
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#include "csum.bpf.h"
+#include "lb.bpf.h"
+#include "maps.bpf.h"
+#include "nat.bpf.h"
+#include "parse.bpf.h"
+#include "verdict.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Count the reason carried by @ret, if any; true when it means drop. */
+static __always_inline bool verdict_account(int ret, __u32 len)
+{
+	if (verdict_has_reason(ret))
+		counter_add(verdict_reason(ret), len);
+	return verdict_is_drop(ret);
+}
+
+/* Make the headers the parser reads linear (AF_PACKET senders give non-linear skbs). */
+static __always_inline void *tc_pull(struct __sk_buff *skb)
+{
+	__u32 need = skb->len < PARSE_MAX_HDR ? skb->len : PARSE_MAX_HDR;
+
+	if ((void *)(long)skb->data + need > (void *)(long)skb->data_end)
+		bpf_skb_pull_data(skb, need);
+	/* clang must reload data/data_end from the ctx after the pull. */
+	barrier_var(skb);
+	return (void *)(long)skb->data;
+}
+
+SEC("tc")
+int svcbpf_tc_ingress(struct __sk_buff *skb)
+{
+	struct pkt4 p = { .len = skb->len };
+	struct svc_value *svc;
+	struct nat4 nat;
+	void *data;
+	int ret;
+
+	data = tc_pull(skb);
+	ret = parse_pkt4(data, (void *)(long)skb->data_end, &p);
+	if (ret != SVCBPF_CONTINUE)
+		return verdict_account(ret, p.len) ? TC_ACT_SHOT : TC_ACT_OK;
+
+	svc = lb4_lookup_service(&p);
+	if (!svc)
+		return TC_ACT_OK;
+
+	ret = lb4_select(&p, svc, &nat);
+	if (ret == SVCBPF_CONTINUE)
+		ret = nat4_rewrite_skb(skb, &p, true, &nat);
+	if (ret == SVCBPF_CONTINUE)
+		counter_add(nat.event, p.len);
+	return verdict_account(ret, p.len) ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+SEC("tc")
+int svcbpf_tc_egress(struct __sk_buff *skb)
+{
+	struct pkt4 p = { .len = skb->len };
+	struct nat4 nat;
+	void *data;
+	int ret;
+
+	data = tc_pull(skb);
+	ret = parse_pkt4(data, (void *)(long)skb->data_end, &p);
+	if (ret != SVCBPF_CONTINUE)
+		return verdict_account(ret, p.len) ? TC_ACT_SHOT : TC_ACT_OK;
+
+	if (!lb4_lookup_reply(&p, &nat))
+		return TC_ACT_OK;
+
+	ret = nat4_rewrite_skb(skb, &p, false, &nat);
+	if (ret == SVCBPF_CONTINUE)
+		counter_add(nat.event, p.len);
+	return verdict_account(ret, p.len) ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+SEC("xdp")
+int svcbpf_xdp_ingress(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct pkt4 p = { .len = data_end - data };
+	struct svc_value *svc;
+	struct nat4 nat;
+	int ret;
+
+	ret = parse_pkt4(data, data_end, &p);
+	if (ret != SVCBPF_CONTINUE)
+		return verdict_account(ret, p.len) ? XDP_DROP : XDP_PASS;
+
+	svc = lb4_lookup_service(&p);
+	if (!svc)
+		return XDP_PASS;
+
+	/* Possibly CHECKSUM_PARTIAL: only tc can rewrite it correctly. */
+	if (csum_l4_is_seed(p.saddr, p.daddr, p.proto, p.l4_len, *p.l4_check)) {
+		counter_add(SVCBPF_CNT_XDP_DEFER, p.len);
+		return XDP_PASS;
+	}
+
+	ret = lb4_select(&p, svc, &nat);
+	if (ret == SVCBPF_CONTINUE)
+		ret = nat4_rewrite_xdp(&p, true, &nat);
+	if (ret == SVCBPF_CONTINUE)
+		counter_add(nat.event, p.len);
+	return verdict_account(ret, p.len) ? XDP_DROP : XDP_PASS;
+}

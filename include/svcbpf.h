@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * svcbpf.h - the one contract between the BPF dataplane and userspace.
+ *
+ * Every struct that crosses the map boundary lives here, built only from
+ * <linux/types.h> types with explicit padding and a size assertion, so the
+ * kernel and user side can never disagree about a layout. Keys must be
+ * zeroed before use: hash maps compare padding bytes too.
+ *
+ * Pinned map names carry a layout version (_v1). Bump it when a key or value
+ * changes, so an old pin is never read with a new layout.
+ */
+#ifndef SVCBPF_H
+#define SVCBPF_H
+
+#include <linux/types.h>
+
+#define SVCBPF_PIN_DIR_DEFAULT	 "/sys/fs/bpf/svcbpf"
+#define SVCBPF_STATE_DIR_DEFAULT "/var/lib/svcbpf"
+
+/* Pinned map names (the kernel keeps 15 characters). */
+#define SVCBPF_MAP_SVC	"svcbpf_svc_v1"
+#define SVCBPF_MAP_BE	"svcbpf_be_v1"
+#define SVCBPF_MAP_SLOT "svcbpf_slot_v1"
+#define SVCBPF_MAP_CT	"svcbpf_ct_v1"
+#define SVCBPF_MAP_CNT	"svcbpf_cnt_v1"
+
+/* Default map sizes; every one is a `svcbpf load` option. */
+#define SVCBPF_MAX_SERVICES 65536
+#define SVCBPF_MAX_BACKENDS 65536
+#define SVCBPF_CT_SIZE	    262144
+/* A service switches tables by writing a whole new one first: room for two. */
+#define SVCBPF_SLOTS_PER_BACKEND 2
+/* Backends of one service: the slot count is a __u16. */
+#define SVCBPF_MAX_SVC_BACKENDS 4096
+
+/* Service: the (ClusterIP, port, protocol) a client addresses. */
+struct svc_key {
+	__be32 vip;
+	__be16 port;
+	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad;
+};
+
+/*
+ * What a service translates to. @table names the selection table now in
+ * use: its @count slots are (table, 0..count-1) in the slot map. A new
+ * backend set is written under the other table id (id * 2 + !generation)
+ * and then published by rewriting this value in one map update.
+ */
+struct svc_value {
+	__u32 id;    /* stable service id: counters, conntrack */
+	__u32 table; /* selection table id */
+	__u16 count; /* slots in @table; 0 = no backend */
+	__u16 flags;
+	__u32 pad;
+};
+
+struct slot_key {
+	__u32 table;
+	__u32 slot;
+};
+
+enum svcbpf_backend_state {
+	SVCBPF_BE_ACTIVE = 0,
+	SVCBPF_BE_DRAINING = 1, /* no new flows; tracked flows continue */
+};
+
+/* Backend, keyed by its __u32 id: where a service's flow is sent. */
+struct backend_value {
+	__be32 ip;
+	__be16 port;
+	__u16 weight;
+	__u8 state; /* enum svcbpf_backend_state */
+	__u8 pad[3];
+};
+
+enum svcbpf_ct_dir {
+	SVCBPF_CT_FWD = 1, /* client -> service: DNAT to the backend */
+	SVCBPF_CT_REV = 2, /* backend -> client: source back to the service */
+};
+
+/* Conntrack key: the tuple as the packet carries it at the hook. */
+struct ct_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 dir; /* enum svcbpf_ct_dir */
+	__u16 pad;
+};
+
+/*
+ * Conntrack value. FWD: @addr/@port is the backend the flow is pinned to.
+ * REV: @addr/@port is the service address the reply must come from.
+ */
+struct ct_value {
+	__be32 addr;
+	__be16 port;
+	__u16 pad;
+	__u32 backend_id;
+	__u32 svc_id;
+	__u64 last_seen; /* bpf_ktime_get_ns(), refreshed at most once a second */
+};
+
+/* Per-CPU counters, one per event or reason (the array index). */
+enum svcbpf_counter {
+	SVCBPF_CNT_DNAT_NEW,	     /* new flow translated to a backend */
+	SVCBPF_CNT_DNAT_EST,	     /* packet of a tracked flow translated */
+	SVCBPF_CNT_REVNAT,	     /* reply translated back to the service */
+	SVCBPF_CNT_XDP_DEFER,	     /* XDP left a checksum-partial packet to tc */
+	SVCBPF_CNT_DROP_NO_BACKEND,  /* service without a backend */
+	SVCBPF_CNT_PASS_FRAGMENT,    /* IPv4 fragment: passed untranslated */
+	SVCBPF_CNT_PASS_MALFORMED,   /* bad or truncated header: passed untouched */
+	SVCBPF_CNT_DROP_REWRITE,     /* a rewrite helper failed mid-packet */
+	SVCBPF_CNT_MAX,
+};
+
+struct counter_value {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/*
+ * Flow hash shared by the dataplane and userspace (which mirrors the
+ * selection): Bob Jenkins' lookup3 final mix over the 5-tuple, in network
+ * byte order as the packet carries it.
+ */
+#define SVCBPF_HASH_SEED 0x5ec0b9f1u
+
+static inline __attribute__((always_inline)) __u32 svcbpf_rol32(__u32 w, unsigned int s)
+{
+	return (w << s) | (w >> (32 - s));
+}
+
+static inline __attribute__((always_inline)) __u32 svcbpf_flow_hash(__be32 saddr, __be32 daddr,
+								    __be16 sport, __be16 dport,
+								    __u8 proto)
+{
+	__u32 a = (__u32)saddr + SVCBPF_HASH_SEED;
+	__u32 b = (__u32)daddr + SVCBPF_HASH_SEED;
+	__u32 c = (((__u32)sport << 16) | (__u32)dport) + SVCBPF_HASH_SEED + proto;
+
+	c ^= b;
+	c -= svcbpf_rol32(b, 14);
+	a ^= c;
+	a -= svcbpf_rol32(c, 11);
+	b ^= a;
+	b -= svcbpf_rol32(a, 25);
+	c ^= b;
+	c -= svcbpf_rol32(b, 16);
+	a ^= c;
+	a -= svcbpf_rol32(c, 4);
+	b ^= a;
+	b -= svcbpf_rol32(a, 14);
+	c ^= b;
+	c -= svcbpf_rol32(b, 24);
+	return c;
+}
+
+_Static_assert(sizeof(struct svc_key) == 8, "svc_key layout");
+_Static_assert(sizeof(struct svc_value) == 16, "svc_value layout");
+_Static_assert(sizeof(struct slot_key) == 8, "slot_key layout");
+_Static_assert(sizeof(struct backend_value) == 12, "backend_value layout");
+_Static_assert(sizeof(struct ct_key) == 16, "ct_key layout");
+_Static_assert(sizeof(struct ct_value) == 24, "ct_value layout");
+_Static_assert(sizeof(struct counter_value) == 16, "counter_value layout");
+
+#endif /* SVCBPF_H */

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* cmd_dp.c - `svcbpf load|unload|status|sync`: the dataplane itself. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "loader.h"
+#include "output.h"
+#include "svcbpf.h"
+
+static const char *const counter_names[SVCBPF_CNT_MAX] = {
+	[SVCBPF_CNT_DNAT_NEW] = "dnat_new_flow",
+	[SVCBPF_CNT_DNAT_EST] = "dnat_tracked",
+	[SVCBPF_CNT_REVNAT] = "reverse_nat",
+	[SVCBPF_CNT_XDP_DEFER] = "xdp_deferred_to_tc",
+	[SVCBPF_CNT_DROP_NO_BACKEND] = "drop_no_backend",
+	[SVCBPF_CNT_PASS_FRAGMENT] = "pass_fragment",
+	[SVCBPF_CNT_PASS_MALFORMED] = "pass_malformed",
+	[SVCBPF_CNT_DROP_REWRITE] = "drop_rewrite_failed",
+};
+
+static int load_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	fprintf(stderr,
+		"Usage: svcbpf load IFACE... [--xdp] [--max-services N] [--max-backends N]\n"
+		"                   [--ct-size N]\n"
+		"Attach tc ingress (DNAT) and tc egress (reverse NAT) to each IFACE; --xdp puts\n"
+		"the DNAT in XDP in front (tc stays for what XDP must not rewrite). On a loaded\n"
+		"interface the programs are replaced in place; maps and conntrack are kept.\n"
+		"Map sizes default to %d services, %d backends, %d conntrack entries.\n",
+		SVCBPF_MAX_SERVICES, SVCBPF_MAX_BACKENDS, SVCBPF_CT_SIZE);
+	return EXIT_OK;
+}
+
+/* The store's whole state, reported on failure. */
+static int load_model(struct model *md)
+{
+	struct store *s;
+	int ret;
+
+	if (cli_open_store(&s))
+		return -EIO;
+	ret = store_load(s, md);
+	if (ret)
+		p_err("cannot read the store: %s", store_errmsg(s));
+	store_close(s);
+	return ret;
+}
+
+int do_load(int argc, char **argv)
+{
+	struct load_opts o = { 0 };
+	char err[ERR_LEN] = "";
+	struct model md;
+	char **ifnames;
+	int n = 0, ret;
+
+	if (argc && !strcmp(argv[0], "help"))
+		return load_help(0, NULL);
+	ifnames = calloc((size_t)argc + 1, sizeof(*ifnames));
+	if (!ifnames)
+		return EXIT_FAIL;
+	for (int i = 0; i < argc; i++) {
+		static const struct {
+			const char *name;
+			uint32_t min, max;
+			size_t off;
+		} sizes[] = {
+			{ "--max-services", 1, 1 << 24, offsetof(struct load_opts, max_services) },
+			{ "--max-backends", 1, 1 << 24, offsetof(struct load_opts, max_backends) },
+			{ "--ct-size", 2, 1 << 26, offsetof(struct load_opts, ct_size) },
+		};
+		bool taken = false;
+
+		if (!strcmp(argv[i], "--xdp")) {
+			o.xdp = true;
+			continue;
+		}
+		for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]) && !taken; k++) {
+			if (strcmp(argv[i], sizes[k].name))
+				continue;
+			taken = true;
+			if (i + 1 >= argc) {
+				free(ifnames);
+				return usage_err("%s needs a number", argv[i]);
+			}
+			if (parse_u32(argv[++i], sizes[k].name + 2, sizes[k].min, sizes[k].max,
+				      (uint32_t *)((char *)&o + sizes[k].off), err)) {
+				free(ifnames);
+				p_err("%s", err);
+				return EXIT_FAIL;
+			}
+		}
+		if (taken)
+			continue;
+		if (argv[i][0] == '-') {
+			free(ifnames);
+			return usage_err("load: unknown option '%s'", argv[i]);
+		}
+		for (int j = 0; j < n; j++) {
+			if (!strcmp(ifnames[j], argv[i])) {
+				free(ifnames);
+				return usage_err("load: interface %s given twice", argv[i]);
+			}
+		}
+		ifnames[n++] = argv[i];
+	}
+	if (!n) {
+		free(ifnames);
+		return usage_err("load: missing interface (svcbpf load IFACE...)");
+	}
+	if (!require_privileges() || load_model(&md)) {
+		free(ifnames);
+		return EXIT_FAIL;
+	}
+	ret = dp_load(cli.pin_dir, ifnames, n, &o, &md, cli.debug, err);
+	if (ret)
+		p_err("%s", err);
+	model_free(&md);
+	free(ifnames);
+	return ret ? EXIT_FAIL : EXIT_OK;
+}
+
+int do_unload(int argc, char **argv)
+{
+	char err[ERR_LEN] = "";
+
+	for (int i = 0; i < argc; i++)
+		if (argv[i][0] == '-')
+			return usage_err("unload: unknown option '%s'", argv[i]);
+	if (!require_privileges())
+		return EXIT_FAIL;
+	if (dp_unload(cli.pin_dir, argv, argc, err)) {
+		p_err("%s", err);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+int do_sync(int argc, char **argv)
+{
+	struct dp_maps m;
+	char err[ERR_LEN];
+	struct model md;
+	int ret;
+
+	if (argc)
+		return usage_err("sync: unexpected argument '%s'", argv[0]);
+	if (!require_privileges())
+		return EXIT_FAIL;
+	ret = cli_open_maps(&m);
+	if (ret == -ENOENT)
+		p_err("cannot sync: svcbpf is not loaded (no maps in %s)", cli.pin_dir);
+	if (ret)
+		return EXIT_FAIL;
+	ret = load_model(&md);
+	if (!ret) {
+		ret = dp_sync_all(&m, &md, err);
+		if (ret)
+			p_err("%s", err);
+		model_free(&md);
+	}
+	maps_close(&m);
+	return ret ? EXIT_FAIL : EXIT_OK;
+}
+
+/* 1536 -> "1.5K": sizes and counts for people. */
+static const char *human(char buf[16], uint64_t v, bool bytes)
+{
+	static const char units[] = "KMGT";
+	double d = (double)v;
+	int u = -1;
+
+	while (d >= 1024 && u < 3) {
+		d /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, 16, "%llu%s", (unsigned long long)v, bytes ? "B" : "");
+	else
+		snprintf(buf, 16, "%.1f%c%s", d, units[u], bytes ? "iB" : "");
+	return buf;
+}
+
+static void print_maps(const struct dp_maps *m)
+{
+	const struct {
+		const char *name;
+		int fd;
+	} maps[] = {
+		{ SVCBPF_MAP_SVC, m->svc }, { SVCBPF_MAP_BE, m->be }, { SVCBPF_MAP_SLOT, m->slot },
+		{ SVCBPF_MAP_CT, m->ct },   { SVCBPF_MAP_CNT, m->cnt },
+	};
+	uint64_t total = 0;
+	char buf[16];
+
+	out_fp("\n%-16s %8s %10s %10s %9s\n", "MAP", "ID", "ENTRIES", "MAX", "MEMORY");
+	out_open_array("maps");
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		struct map_usage u = { 0 };
+
+		map_usage(maps[i].fd, &u);
+		total += u.memlock;
+		out_open_object(NULL);
+		out_string(PRINT_ANY, "name", "%-16s ", maps[i].name);
+		out_uint(PRINT_ANY, "id", "%8lu ", u.id);
+		out_uint(PRINT_ANY, "entries", "%10lu ", u.entries);
+		out_uint(PRINT_ANY, "max_entries", "%10lu ", u.max_entries);
+		out_uint(PRINT_JSON, "memlock_bytes", NULL, u.memlock);
+		out_string(PRINT_FP, NULL, "%9s\n", human(buf, u.memlock, true));
+		out_close_object();
+	}
+	out_close_array();
+	out_uint(PRINT_JSON, "map_memory_bytes", NULL, total);
+	out_fp("%-16s %8s %10s %10s %9s\n", "total", "", "", "", human(buf, total, true));
+}
+
+static void print_counters(const struct dp_maps *m)
+{
+	struct counter_value c[SVCBPF_CNT_MAX];
+	char buf[16];
+
+	if (dp_read_counters(m, c))
+		return;
+	out_fp("\n%-22s %10s %10s\n", "COUNTER", "PACKETS", "BYTES");
+	out_open_object("counters");
+	for (int i = 0; i < SVCBPF_CNT_MAX; i++) {
+		out_open_object(counter_names[i]);
+		out_string(PRINT_FP, NULL, "%-22s ", counter_names[i]);
+		out_uint(PRINT_ANY, "packets", "%10lu ", c[i].packets);
+		out_uint(PRINT_JSON, "bytes", NULL, c[i].bytes);
+		out_string(PRINT_FP, NULL, "%10s\n", human(buf, c[i].bytes, true));
+		out_close_object();
+	}
+	out_close_object();
+}
+
+int do_status(int argc, char **argv)
+{
+	struct dp_maps m = DP_MAPS_CLOSED;
+	struct hook_info *hooks = NULL;
+	size_t nsvc = 0, nbe = 0, per;
+	struct store *s = NULL;
+	int nhooks = 0, ret;
+	bool loaded;
+
+	if (argc)
+		return usage_err("status: unexpected argument '%s'", argv[0]);
+	if (!require_privileges())
+		return EXIT_FAIL;
+	ret = cli_open_maps(&m);
+	if (ret && ret != -ENOENT)
+		return EXIT_FAIL;
+	loaded = !ret;
+	if (cli_open_store(&s) || store_counts(s, &nsvc, &nbe, &per)) {
+		store_close(s);
+		maps_close(&m);
+		return EXIT_FAIL;
+	}
+	store_close(s);
+
+	out_bool(PRINT_JSON, "loaded", NULL, loaded);
+	out_string(PRINT_ANY, "pin_dir", "pin dir:    %s", cli.pin_dir);
+	out_fp("%s\n", loaded ? "" : " (not loaded)");
+	out_string(PRINT_ANY, "state_dir", "state dir:  %s", cli.state_dir);
+	out_uint(PRINT_ANY, "services", " (%lu services, ", nsvc);
+	out_uint(PRINT_ANY, "backends", "%lu backends)\n", nbe);
+
+	if (loaded)
+		dp_list_hooks(cli.pin_dir, &hooks, &nhooks);
+	out_fp("\n%-12s %-11s %-11s %-20s %8s %8s\n", "INTERFACE", "HOOK", "MODE", "PROGRAM",
+	       "PROG ID", "LINK ID");
+	out_open_array("attachments");
+	for (int i = 0; i < nhooks; i++) {
+		out_open_object(NULL);
+		out_string(PRINT_ANY, "ifname", "%-12s ", hooks[i].ifname);
+		out_uint(PRINT_JSON, "ifindex", NULL, hooks[i].ifindex);
+		out_string(PRINT_ANY, "hook", "%-11s ", hooks[i].hook);
+		out_string(PRINT_ANY, "mode", "%-11s ", hooks[i].mode);
+		out_string(PRINT_ANY, "program", "%-20s ", hooks[i].prog_name);
+		out_uint(PRINT_ANY, "prog_id", "%8lu ", hooks[i].prog_id);
+		out_uint(PRINT_ANY, "link_id", "%8lu\n", hooks[i].link_id);
+		out_uint(PRINT_JSON, "run_cnt", NULL, hooks[i].run_cnt);
+		out_close_object();
+	}
+	out_close_array();
+	if (!nhooks)
+		out_fp("(none)\n");
+	if (loaded) {
+		print_maps(&m);
+		print_counters(&m);
+	}
+	free(hooks);
+	maps_close(&m);
+	return EXIT_OK;
+}

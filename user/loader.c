@@ -1,0 +1,524 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* loader.c - bpffs, the embedded object, tcx and XDP links (see loader.h). */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/if_link.h>
+#include <linux/magic.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "loader.h"
+#include "maps.h"
+#include "svcbpf.bpf.skel.h"
+#include "svcbpf.h"
+
+/* linux-libc-dev 6.1 predates tcx (6.6); the running kernel has it. */
+#ifndef BPF_TCX_INGRESS
+#define BPF_TCX_INGRESS 46
+#define BPF_TCX_EGRESS	47
+#endif
+#define LINK_TYPE_XDP 6
+#define LINK_TYPE_TCX 11
+
+#define BPFFS_DEFAULT "/sys/fs/bpf"
+#define LINKS_DIR     "links"
+
+enum hook_id { HOOK_TC_INGRESS, HOOK_TC_EGRESS, HOOK_XDP, HOOK_MAX };
+
+static const char *const hook_names[HOOK_MAX] = { "tc_ingress", "tc_egress", "xdp" };
+static const int hook_attach_type[HOOK_MAX] = { BPF_TCX_INGRESS, BPF_TCX_EGRESS, BPF_XDP };
+
+static int fail(char err[ERR_LEN], int e, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, ERR_LEN, fmt, ap);
+	va_end(ap);
+	return e > 0 ? -e : e;
+}
+
+bool have_privileges(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+	__u64 eff;
+
+	if (geteuid() == 0)
+		return true;
+	if (syscall(SYS_capget, &hdr, data))
+		return false;
+	eff = ((__u64)data[1].effective << 32) | data[0].effective;
+#define HAS(c) (eff & (1ULL << (c)))
+	return HAS(CAP_SYS_ADMIN) || (HAS(39 /* CAP_BPF */) && HAS(CAP_NET_ADMIN));
+#undef HAS
+}
+
+static bool is_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return !statfs(path, &st) && st.f_type == BPF_FS_MAGIC;
+}
+
+/* The directory holding @pin_dir (its bpffs mount point candidate). */
+static void parent_of(const char *path, char out[PATH_MAX])
+{
+	char *slash;
+
+	snprintf(out, PATH_MAX, "%s", path);
+	while ((slash = strrchr(out, '/')) && slash[1] == '\0' && slash != out)
+		*slash = '\0';
+	slash = strrchr(out, '/');
+	if (!slash)
+		snprintf(out, PATH_MAX, ".");
+	else if (slash == out)
+		out[1] = '\0';
+	else
+		*slash = '\0';
+}
+
+/*
+ * `ip netns exec` runs us in a private mount namespace with a fresh /sys,
+ * where any bpffs we mounted would vanish with the command. Join the init
+ * mount namespace instead (the network namespace is separate and stays).
+ */
+static int join_init_mntns(char err[ERR_LEN])
+{
+	struct stat self, init;
+	char cwd[PATH_MAX];
+	int fd;
+
+	if (stat("/proc/self/ns/mnt", &self) || stat("/proc/1/ns/mnt", &init))
+		return 0;
+	if (self.st_ino == init.st_ino && self.st_dev == init.st_dev)
+		return 0;
+	fd = open("/proc/1/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(err, errno, "cannot open the init mount namespace: %s", strerror(errno));
+	if (!getcwd(cwd, sizeof(cwd)))
+		cwd[0] = '\0';
+	if (setns(fd, CLONE_NEWNS)) {
+		int e = errno;
+
+		close(fd);
+		return fail(err, e, "bpffs is not mounted in this mount namespace (ip netns exec?) "
+				    "and joining the init one failed: %s; run svcbpf under "
+				    "'nsenter --net=/run/netns/NAME' instead", strerror(e));
+	}
+	close(fd);
+	if (cwd[0] && chdir(cwd))
+		(void)!chdir("/");
+	return 0;
+}
+
+int bpffs_prepare(const char *pin_dir, bool create, char err[ERR_LEN])
+{
+	char parent[PATH_MAX];
+	int ret;
+
+	parent_of(pin_dir, parent);
+	if (!is_bpffs(parent) && !is_bpffs(pin_dir)) {
+		ret = join_init_mntns(err);
+		if (ret)
+			return ret;
+	}
+	if (!is_bpffs(parent) && !is_bpffs(pin_dir)) {
+		if (!create)
+			return -ENOENT;
+		/* Mount bpffs only where it belongs, never over an arbitrary directory. */
+		if (strcmp(parent, BPFFS_DEFAULT))
+			return fail(err, ENOTDIR,
+				    "pin dir %s is not on a bpf filesystem (mount -t bpf bpf %s)",
+				    pin_dir, parent);
+		if (mount("bpf", BPFFS_DEFAULT, "bpf", 0, "mode=0700"))
+			return fail(err, errno, "cannot mount bpffs at %s: %s", BPFFS_DEFAULT,
+				    strerror(errno));
+	}
+	if (!create) {
+		struct stat st;
+
+		return stat(pin_dir, &st) ? -ENOENT : 0;
+	}
+	if (mkdir(pin_dir, 0700) && errno != EEXIST)
+		return fail(err, errno, "cannot create pin dir %s: %s", pin_dir, strerror(errno));
+	return 0;
+}
+
+static int pin_path(char out[PATH_MAX], const char *pin_dir, const char *ifname,
+		    const char *hook)
+{
+	int n;
+
+	if (hook)
+		n = snprintf(out, PATH_MAX, "%s/" LINKS_DIR "/%s/%s", pin_dir, ifname, hook);
+	else if (ifname)
+		n = snprintf(out, PATH_MAX, "%s/" LINKS_DIR "/%s", pin_dir, ifname);
+	else
+		n = snprintf(out, PATH_MAX, "%s/" LINKS_DIR, pin_dir);
+	return n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+static int link_info(int fd, struct bpf_link_info *info)
+{
+	__u32 len = sizeof(*info);
+
+	memset(info, 0, sizeof(*info));
+	return bpf_obj_get_info_by_fd(fd, info, &len) ? -errno : 0;
+}
+
+/* The map's current max_entries when it is pinned, else 0. */
+static uint32_t pinned_max_entries(const char *pin_dir, const char *name)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.max_entries = 0;
+	close(fd);
+	return info.max_entries;
+}
+
+/*
+ * Size @map: what is pinned wins (maps are reused, with their entries);
+ * asking for another size while pinned is refused rather than ignored.
+ */
+static int size_map(struct bpf_map *map, const char *pin_dir, uint32_t want, uint32_t dflt,
+		    const char *opt, char err[ERR_LEN])
+{
+	uint32_t pinned = pinned_max_entries(pin_dir, bpf_map__name(map));
+
+	if (pinned && want && want != pinned)
+		return fail(err, EEXIST,
+			    "cannot resize %s to %u: pinned with %u entries (unload to resize)",
+			    opt, want, pinned);
+	return bpf_map__set_max_entries(map, pinned ? pinned : want ? want : dflt);
+}
+
+static int silent_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+static int debug_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* Attach @prog_fd at @hook of @ifindex, or swap it into the pinned link. */
+static int attach_hook(const char *pin_dir, const char *ifname, unsigned int ifindex,
+		       enum hook_id hook, int prog_fd, char err[ERR_LEN])
+{
+	struct bpf_link_info info;
+	char path[PATH_MAX];
+	int fd, ret;
+
+	pin_path(path, pin_dir, ifname, hook_names[hook]);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		/* An upgrade: swap the program in the live link, atomically. */
+		if (!link_info(fd, &info) && info.xdp.ifindex == ifindex) {
+			ret = bpf_link_update(fd, prog_fd, NULL) ? -errno : 0;
+			close(fd);
+			if (ret)
+				return fail(err, ret, "cannot replace the %s program on %s: %s",
+					    hook_names[hook], ifname, strerror(-ret));
+			return 0;
+		}
+		/* The device went away (or is another one now): start afresh. */
+		close(fd);
+		unlink(path);
+	}
+
+	fd = bpf_link_create(prog_fd, (int)ifindex, hook_attach_type[hook], NULL);
+	if (fd < 0) {
+		ret = -errno;
+		if (hook == HOOK_XDP && ret == -EBUSY)
+			return fail(err, ret, "cannot attach XDP to %s: another XDP program is "
+					      "attached", ifname);
+		return fail(err, ret, "cannot attach %s to %s: %s", hook_names[hook], ifname,
+			    strerror(-ret));
+	}
+	ret = bpf_obj_pin(fd, path) ? -errno : 0;
+	close(fd); /* on failure this detaches it again */
+	if (ret)
+		return fail(err, ret, "cannot pin %s: %s", path, strerror(-ret));
+	return 0;
+}
+
+static void detach_hook(const char *pin_dir, const char *ifname, enum hook_id hook)
+{
+	char path[PATH_MAX];
+
+	pin_path(path, pin_dir, ifname, hook_names[hook]);
+	unlink(path);
+}
+
+int dp_load(const char *pin_dir, char *const *ifnames, int n, const struct load_opts *o,
+	    const struct model *md, bool debug, char err[ERR_LEN])
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin_dir);
+	unsigned int ifindex[n > 0 ? n : 1];
+	struct svcbpf_bpf *skel;
+	char path[PATH_MAX];
+	int ret;
+
+	/* Validate everything before anything is created or attached. */
+	for (int i = 0; i < n; i++) {
+		if (strlen(ifnames[i]) >= IF_NAMESIZE || strchr(ifnames[i], '/'))
+			return fail(err, EINVAL, "invalid interface name '%s'", ifnames[i]);
+		ifindex[i] = if_nametoindex(ifnames[i]);
+		if (!ifindex[i])
+			return fail(err, ENODEV, "cannot load on %s: no such interface", ifnames[i]);
+	}
+
+	ret = bpffs_prepare(pin_dir, true, err);
+	if (ret)
+		return ret;
+	libbpf_set_print(debug ? debug_print : silent_print);
+
+	skel = svcbpf_bpf__open_opts(&oo);
+	if (!skel)
+		return fail(err, errno, "cannot open the BPF object: %s", strerror(errno));
+	ret = size_map(skel->maps.svcbpf_svc_v1, pin_dir, o->max_services, SVCBPF_MAX_SERVICES,
+		       "--max-services", err);
+	if (!ret)
+		ret = size_map(skel->maps.svcbpf_be_v1, pin_dir, o->max_backends,
+			       SVCBPF_MAX_BACKENDS, "--max-backends", err);
+	if (!ret)
+		ret = size_map(skel->maps.svcbpf_slot_v1, pin_dir,
+			       o->max_backends * SVCBPF_SLOTS_PER_BACKEND,
+			       SVCBPF_MAX_BACKENDS * SVCBPF_SLOTS_PER_BACKEND, "--max-backends",
+			       err);
+	if (!ret)
+		ret = size_map(skel->maps.svcbpf_ct_v1, pin_dir, o->ct_size, SVCBPF_CT_SIZE,
+			       "--ct-size", err);
+	if (ret)
+		goto out;
+
+	ret = svcbpf_bpf__load(skel);
+	if (ret) {
+		fail(err, ret, "cannot load the BPF programs: %s%s", strerror(-ret),
+		     debug ? "" : " (run with -d for the verifier log)");
+		goto out;
+	}
+
+	/* Fill the maps before any program can see them. */
+	struct dp_maps maps = {
+		.svc = bpf_map__fd(skel->maps.svcbpf_svc_v1),
+		.be = bpf_map__fd(skel->maps.svcbpf_be_v1),
+		.slot = bpf_map__fd(skel->maps.svcbpf_slot_v1),
+		.ct = bpf_map__fd(skel->maps.svcbpf_ct_v1),
+		.cnt = bpf_map__fd(skel->maps.svcbpf_cnt_v1),
+	};
+
+	ret = dp_sync_all(&maps, md, err);
+	if (ret)
+		goto out;
+
+	pin_path(path, pin_dir, NULL, NULL);
+	if (mkdir(path, 0700) && errno != EEXIST) {
+		ret = fail(err, errno, "cannot create %s: %s", path, strerror(errno));
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		pin_path(path, pin_dir, ifnames[i], NULL);
+		if (mkdir(path, 0700) && errno != EEXIST) {
+			ret = fail(err, errno, "cannot create %s: %s", path, strerror(errno));
+			goto out;
+		}
+		/* XDP last: tc stands behind it before it starts translating. */
+		ret = attach_hook(pin_dir, ifnames[i], ifindex[i], HOOK_TC_EGRESS,
+				  bpf_program__fd(skel->progs.svcbpf_tc_egress), err);
+		if (!ret)
+			ret = attach_hook(pin_dir, ifnames[i], ifindex[i], HOOK_TC_INGRESS,
+					  bpf_program__fd(skel->progs.svcbpf_tc_ingress), err);
+		if (!ret && o->xdp)
+			ret = attach_hook(pin_dir, ifnames[i], ifindex[i], HOOK_XDP,
+					  bpf_program__fd(skel->progs.svcbpf_xdp_ingress), err);
+		else if (!ret)
+			detach_hook(pin_dir, ifnames[i], HOOK_XDP);
+		if (ret)
+			goto out;
+	}
+out:
+	svcbpf_bpf__destroy(skel);
+	return ret;
+}
+
+/* Names of the interfaces with pinned links; caller frees. */
+static int list_ifaces(const char *pin_dir, char (**out)[IF_NAMESIZE], int *n)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	int cap = 0;
+	DIR *d;
+
+	*out = NULL;
+	*n = 0;
+	pin_path(path, pin_dir, NULL, NULL);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || strlen(de->d_name) >= IF_NAMESIZE)
+			continue;
+		if (*n == cap) {
+			char(*nb)[IF_NAMESIZE] = realloc(*out, (size_t)(cap = cap * 2 + 4) *
+								  IF_NAMESIZE);
+
+			if (!nb) {
+				closedir(d);
+				return -ENOMEM;
+			}
+			*out = nb;
+		}
+		snprintf((*out)[(*n)++], IF_NAMESIZE, "%s", de->d_name);
+	}
+	closedir(d);
+	return 0;
+}
+
+int dp_unload(const char *pin_dir, char *const *ifnames, int n, char err[ERR_LEN])
+{
+	static const char *const maps[] = { SVCBPF_MAP_SVC, SVCBPF_MAP_BE, SVCBPF_MAP_SLOT,
+					    SVCBPF_MAP_CT, SVCBPF_MAP_CNT };
+	char (*loaded)[IF_NAMESIZE] = NULL;
+	char path[PATH_MAX];
+	int nloaded, ret;
+
+	ret = bpffs_prepare(pin_dir, false, err);
+	if (ret == -ENOENT)
+		return fail(err, ENOENT, "nothing is loaded (no pins in %s)", pin_dir);
+	if (ret)
+		return ret;
+	ret = list_ifaces(pin_dir, &loaded, &nloaded);
+	if (ret)
+		return fail(err, ret, "cannot read %s: %s", pin_dir, strerror(-ret));
+
+	/* Every named interface must be loaded before anything is detached. */
+	for (int i = 0; i < n; i++) {
+		bool found = false;
+
+		for (int j = 0; j < nloaded && !found; j++)
+			found = !strcmp(ifnames[i], loaded[j]);
+		if (!found) {
+			free(loaded);
+			return fail(err, ENOENT, "%s is not loaded", ifnames[i]);
+		}
+	}
+	for (int i = 0; i < (n ? n : nloaded); i++) {
+		const char *ifname = n ? ifnames[i] : loaded[i];
+
+		for (int h = HOOK_MAX - 1; h >= 0; h--)
+			detach_hook(pin_dir, ifname, (enum hook_id)h);
+		pin_path(path, pin_dir, ifname, NULL);
+		rmdir(path);
+	}
+	free(loaded);
+
+	/* The maps go with the last attachment. */
+	ret = list_ifaces(pin_dir, &loaded, &nloaded);
+	free(loaded);
+	if (ret || nloaded)
+		return ret;
+	pin_path(path, pin_dir, NULL, NULL);
+	rmdir(path);
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, maps[i]);
+		unlink(path);
+	}
+	if (rmdir(pin_dir) && errno != ENOENT)
+		return fail(err, errno, "cannot remove %s: %s", pin_dir, strerror(errno));
+	return 0;
+}
+
+static const char *xdp_mode(unsigned int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	if (bpf_xdp_query((int)ifindex, 0, &q))
+		return "xdp";
+	return q.attach_mode == XDP_ATTACHED_DRV ? "xdp-native" :
+	       q.attach_mode == XDP_ATTACHED_SKB ? "xdp-generic" : "xdp";
+}
+
+int dp_list_hooks(const char *pin_dir, struct hook_info **out, int *n)
+{
+	char (*ifs)[IF_NAMESIZE] = NULL;
+	int nifs, ret, cap;
+
+	*out = NULL;
+	*n = 0;
+	ret = list_ifaces(pin_dir, &ifs, &nifs);
+	if (ret)
+		return ret;
+	cap = nifs * HOOK_MAX;
+	*out = calloc((size_t)cap + 1, sizeof(**out));
+	if (!*out) {
+		free(ifs);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < nifs; i++) {
+		for (int h = 0; h < HOOK_MAX; h++) {
+			struct hook_info *hi = &(*out)[*n];
+			struct bpf_prog_info pinfo = {};
+			__u32 plen = sizeof(pinfo);
+			struct bpf_link_info info;
+			char path[PATH_MAX];
+			int fd, pfd;
+
+			pin_path(path, pin_dir, ifs[i], hook_names[h]);
+			fd = bpf_obj_get(path);
+			if (fd < 0)
+				continue;
+			memset(hi, 0, sizeof(*hi));
+			snprintf(hi->ifname, sizeof(hi->ifname), "%s", ifs[i]);
+			snprintf(hi->hook, sizeof(hi->hook), "%s", hook_names[h]);
+			if (!link_info(fd, &info)) {
+				hi->link_id = info.id;
+				hi->prog_id = info.prog_id;
+				hi->ifindex = info.xdp.ifindex;
+			}
+			close(fd);
+			hi->mode = !hi->ifindex ? "detached" :
+				   h == HOOK_XDP ? xdp_mode(hi->ifindex) : "tcx";
+			pfd = hi->prog_id ? bpf_prog_get_fd_by_id(hi->prog_id) : -1;
+			if (pfd >= 0 && !bpf_obj_get_info_by_fd(pfd, &pinfo, &plen)) {
+				snprintf(hi->prog_name, sizeof(hi->prog_name), "%s", pinfo.name);
+				hi->run_cnt = pinfo.run_cnt;
+				hi->run_time_ns = pinfo.run_time_ns;
+			}
+			if (pfd >= 0)
+				close(pfd);
+			(*n)++;
+		}
+	}
+	free(ifs);
+	return 0;
+}

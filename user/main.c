@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * main.c - svcbpf: a Kubernetes service dataplane on eBPF.
+ * Global options, the top-level command table, and the shared change path.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "cli.h"
+#include "loader.h"
+#include "output.h"
+#include "svcbpf.h"
+
+#ifndef SVCBPF_VERSION
+#define SVCBPF_VERSION "0.1.0"
+#endif
+
+#define LOCK_FILE	"lock"
+#define LOCK_TIMEOUT_MS 30000
+
+struct cli_ctx cli;
+
+int usage_err(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	p_err("%s", msg);
+	return EXIT_USAGE;
+}
+
+int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, char **))
+{
+	const struct cmd *match = NULL;
+	char candidates[512] = "";
+	int nmatch = 0;
+
+	if (argc < 1)
+		return help(argc, argv) ? EXIT_USAGE : EXIT_USAGE;
+	for (const struct cmd *c = cmds; c->name; c++)
+		if (!strcmp(c->name, argv[0]))
+			return c->func(argc - 1, argv + 1);
+	for (const struct cmd *c = cmds; c->name; c++) {
+		if (strncmp(c->name, argv[0], strlen(argv[0])))
+			continue;
+		match = c;
+		nmatch++;
+		snprintf(candidates + strlen(candidates), sizeof(candidates) - strlen(candidates),
+			 "%s%s", nmatch > 1 ? ", " : "", c->name);
+	}
+	if (nmatch == 1)
+		return match->func(argc - 1, argv + 1);
+	if (nmatch > 1)
+		return usage_err("'%s' is ambiguous: %s", argv[0], candidates);
+	return usage_err("unknown command '%s' (try 'help')", argv[0]);
+}
+
+bool require_privileges(void)
+{
+	if (have_privileges())
+		return true;
+	p_err("needs root (or CAP_BPF and CAP_NET_ADMIN) to use the BPF maps and the store");
+	return false;
+}
+
+int cli_open_maps(struct dp_maps *m)
+{
+	char err[ERR_LEN] = "";
+	int ret = bpffs_prepare(cli.pin_dir, false, err);
+
+	*m = (struct dp_maps)DP_MAPS_CLOSED;
+	if (ret == -ENOENT)
+		return -ENOENT;
+	if (ret) {
+		p_err("%s", err);
+		return ret;
+	}
+	return maps_open(cli.pin_dir, m);
+}
+
+int cli_open_store(struct store **s)
+{
+	char err[ERR_LEN];
+	int ret = store_open(cli.state_dir, s, err);
+
+	if (ret)
+		p_err("%s", err);
+	return ret;
+}
+
+/* Serialise changers: the store transaction and the map update they cause. */
+static int lock_state(void)
+{
+	char path[4096];
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	int fd, ret = store_mkdir(cli.state_dir);
+
+	if (ret) {
+		p_err("cannot create state directory %s: %s", cli.state_dir, strerror(-ret));
+		return ret;
+	}
+	snprintf(path, sizeof(path), "%s/%s", cli.state_dir, LOCK_FILE);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		p_err("cannot open %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	for (int waited = 0; flock(fd, LOCK_EX | LOCK_NB); waited += 10) {
+		if (errno != EWOULDBLOCK || waited >= LOCK_TIMEOUT_MS) {
+			p_err("cannot lock %s: %s", path,
+			      errno == EWOULDBLOCK ? "held by another svcbpf for 30 s" :
+						     strerror(errno));
+			close(fd);
+			return -EAGAIN;
+		}
+		nanosleep(&ts, NULL);
+	}
+	return fd;
+}
+
+static uint32_t map_capacity(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.max_entries;
+}
+
+/* Does the store, as changed, fit the maps? Reports and returns -E2BIG if not. */
+static int check_capacity(struct store *s, const struct dp_maps *m, const struct l4addr *svc,
+			  const char *verb)
+{
+	size_t nsvc, nbe, per_svc;
+	char buf[ADDR_STR_LEN];
+	uint32_t cap;
+
+	if (store_counts(s, &nsvc, &nbe, &per_svc)) {
+		p_err("cannot read the store: %s", store_errmsg(s));
+		return -EIO;
+	}
+	fmt_l4addr(buf, svc, true);
+	if (per_svc > SVCBPF_MAX_SVC_BACKENDS) {
+		p_err("cannot %s %s: more than %d backends for one service", verb, buf,
+		      SVCBPF_MAX_SVC_BACKENDS);
+		return -E2BIG;
+	}
+	if (m->svc < 0)
+		return 0;
+	cap = map_capacity(m->svc);
+	if (nsvc > cap) {
+		p_err("cannot %s %s: service map full (%u entries; raise --max-services)", verb, buf,
+		      cap);
+		return -E2BIG;
+	}
+	cap = map_capacity(m->be);
+	if (nbe > cap) {
+		p_err("cannot %s %s: backend map full (%u entries; raise --max-backends)", verb, buf,
+		      cap);
+		return -E2BIG;
+	}
+	return 0;
+}
+
+int cli_change_service(const struct l4addr *svc, const char *verb, change_fn change, void *arg)
+{
+	struct dp_maps m = DP_MAPS_CLOSED;
+	struct store *s = NULL;
+	struct svc_rec rec;
+	char err[ERR_LEN];
+	int lock, ret;
+
+	if (!require_privileges())
+		return EXIT_FAIL;
+	ret = cli_open_maps(&m);
+	if (ret && ret != -ENOENT)
+		return EXIT_FAIL;
+	lock = lock_state();
+	if (lock < 0) {
+		maps_close(&m);
+		return EXIT_FAIL;
+	}
+	ret = cli_open_store(&s);
+	if (ret)
+		goto out;
+	if (store_begin(s)) {
+		p_err("cannot write the store: %s", store_errmsg(s));
+		ret = -EIO;
+		goto out;
+	}
+	ret = change(s, svc, arg);
+	if (!ret)
+		ret = check_capacity(s, &m, svc, verb);
+	if (ret) {
+		store_rollback(s);
+		goto out;
+	}
+	if (store_commit(s)) {
+		p_err("cannot commit the store: %s", store_errmsg(s));
+		store_rollback(s);
+		ret = -EIO;
+		goto out;
+	}
+	if (m.svc < 0)
+		goto out; /* not loaded: programmed at the next `svcbpf load` */
+
+	ret = store_load_svc(s, svc, &rec);
+	if (ret == -ENOENT) {
+		ret = dp_remove_service(&m, svc);
+		if (ret)
+			p_err("store updated, maps not (run 'svcbpf sync'): %s", strerror(-ret));
+	} else if (!ret) {
+		ret = dp_sync_service(&m, &rec, err);
+		if (ret)
+			p_err("store updated, maps not (run 'svcbpf sync'): %s", err);
+		svc_rec_free(&rec);
+	} else {
+		p_err("cannot read the store: %s", store_errmsg(s));
+	}
+out:
+	store_close(s);
+	close(lock);
+	maps_close(&m);
+	return ret ? EXIT_FAIL : EXIT_OK;
+}
+
+static int do_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	fprintf(stderr,
+		"Usage: svcbpf [OPTIONS] OBJECT COMMAND [ARGS]\n"
+		"\n"
+		"  svcbpf load IFACE... [--xdp] [--max-services N] [--max-backends N] [--ct-size N]\n"
+		"  svcbpf unload [IFACE...]\n"
+		"  svcbpf svc add VIP:PORT[/tcp|udp] --backend IP:PORT [--backend IP:PORT]...\n"
+		"  svcbpf svc del VIP:PORT[/tcp|udp]\n"
+		"  svcbpf svc list\n"
+		"  svcbpf backend add|del VIP:PORT[/tcp|udp] IP:PORT\n"
+		"  svcbpf status\n"
+		"  svcbpf sync\n"
+		"  svcbpf version\n"
+		"\n"
+		"OPTIONS (anywhere on the line):\n"
+		"  -o, --output plain|json   output format (-j = -o json)\n"
+		"  --pin-dir DIR             BPF pins (env SVCBPF_PIN_DIR, default %s)\n"
+		"  --state-dir DIR           the store (env SVCBPF_STATE_DIR, default %s)\n"
+		"  -d, --debug               libbpf and verifier log\n"
+		"  -h, --help                this help; 'svcbpf OBJECT help' for an object's\n"
+		"\n"
+		"Exit codes: 0 ok, 1 the command failed, 2 usage error.\n",
+		SVCBPF_PIN_DIR_DEFAULT, SVCBPF_STATE_DIR_DEFAULT);
+	return argc < 0 ? EXIT_OK : EXIT_OK;
+}
+
+static int do_version(int argc, char **argv)
+{
+	(void)argv;
+	if (argc)
+		return usage_err("version takes no arguments");
+	out_string(PRINT_ANY, "version", "svcbpf %s\n", SVCBPF_VERSION);
+	return EXIT_OK;
+}
+
+static const struct cmd main_cmds[] = {
+	{ "load", do_load },	   { "unload", do_unload }, { "svc", do_svc },
+	{ "service", do_svc },	   { "backend", do_backend }, { "status", do_status },
+	{ "sync", do_sync },	   { "help", do_help },	    { "version", do_version },
+	{ NULL, NULL },
+};
+
+/* Takes the value of option @name at argv[*i] ("--name V" or "--name=V"). */
+static const char *opt_value(int argc, char **argv, int *i, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (!strncmp(argv[*i], name, len) && argv[*i][len] == '=')
+		return argv[*i] + len + 1;
+	if (strcmp(argv[*i], name))
+		return NULL;
+	if (*i + 1 >= argc)
+		return "";
+	return argv[++*i];
+}
+
+/*
+ * Take the global options out of argv wherever they are (the seed writes
+ * `svc list -o json`), leaving the command words and their own options.
+ */
+static int parse_global(int *argc, char **argv, bool *json, bool *help)
+{
+	int out = 0;
+
+	for (int i = 0; i < *argc; i++) {
+		const char *v;
+
+		if (!strcmp(argv[i], "--")) {
+			while (i < *argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if ((v = opt_value(*argc, argv, &i, "-o")) ||
+		    (v = opt_value(*argc, argv, &i, "--output"))) {
+			if (!strcmp(v, "json"))
+				*json = true;
+			else if (!strcmp(v, "plain") || !strcmp(v, "text"))
+				*json = false;
+			else
+				return usage_err("unknown output format '%s' (plain or json)", v);
+		} else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
+			*json = true;
+		} else if (!strcmp(argv[i], "-d") || !strcmp(argv[i], "--debug")) {
+			cli.debug = true;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			*help = true;
+		} else if ((v = opt_value(*argc, argv, &i, "--pin-dir"))) {
+			if (!*v)
+				return usage_err("--pin-dir needs a directory");
+			cli.pin_dir = v;
+		} else if ((v = opt_value(*argc, argv, &i, "--state-dir"))) {
+			if (!*v)
+				return usage_err("--state-dir needs a directory");
+			cli.state_dir = v;
+		} else {
+			argv[out++] = argv[i];
+		}
+	}
+	*argc = out;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	bool json = false, help = false;
+	const char *env;
+	int ret;
+
+	cli.pin_dir = (env = getenv("SVCBPF_PIN_DIR")) && *env ? env : SVCBPF_PIN_DIR_DEFAULT;
+	cli.state_dir = (env = getenv("SVCBPF_STATE_DIR")) && *env ? env :
+								     SVCBPF_STATE_DIR_DEFAULT;
+	argc--;
+	argv++;
+	/* JSON errors need to know the format before parsing anything else. */
+	for (int i = 0; i < argc - 1; i++)
+		if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) &&
+		    !strcmp(argv[i + 1], "json"))
+			json = true;
+	out_begin(json);
+	ret = parse_global(&argc, argv, &json, &help);
+	if (ret) {
+		out_end();
+		return ret;
+	}
+	json_output = json;
+	if (help) {
+		/* `svcbpf svc add --help` = `svcbpf svc help` */
+		if (!argc)
+			return do_help(0, NULL);
+		argv[1] = "help";
+		argc = 2;
+	}
+	if (argc == 0) {
+		do_help(0, NULL);
+		out_end();
+		return EXIT_USAGE;
+	}
+	ret = cmd_select(main_cmds, argc, argv, do_help);
+	if (out_end() && !ret)
+		ret = EXIT_FAIL;
+	return ret;
+}

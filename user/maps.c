@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* maps.c - userspace side of the pinned maps, and the reconciler. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "maps.h"
+#include "svcbpf.h"
+
+static int open_pin(const char *dir, const char *name)
+{
+	char path[4096];
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	return bpf_obj_get(path);
+}
+
+int maps_open(const char *pin_dir, struct dp_maps *m)
+{
+	*m = (struct dp_maps)DP_MAPS_CLOSED;
+	m->svc = open_pin(pin_dir, SVCBPF_MAP_SVC);
+	m->be = open_pin(pin_dir, SVCBPF_MAP_BE);
+	m->slot = open_pin(pin_dir, SVCBPF_MAP_SLOT);
+	m->ct = open_pin(pin_dir, SVCBPF_MAP_CT);
+	m->cnt = open_pin(pin_dir, SVCBPF_MAP_CNT);
+	if (m->svc < 0 || m->be < 0 || m->slot < 0 || m->ct < 0 || m->cnt < 0) {
+		maps_close(m);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+void maps_close(struct dp_maps *m)
+{
+	int *fds[] = { &m->svc, &m->be, &m->slot, &m->ct, &m->cnt };
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+/* The kernel's own accounting of a map's memory, from /proc/self/fdinfo. */
+static uint64_t fdinfo_memlock(int fd)
+{
+	char path[64], line[256];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+int map_usage(int fd, struct map_usage *u)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	void *key, *next;
+	int err;
+
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (err)
+		return -errno;
+	u->id = info.id;
+	u->max_entries = info.max_entries;
+	u->memlock = fdinfo_memlock(fd);
+	u->entries = 0;
+	if (info.type == BPF_MAP_TYPE_ARRAY || info.type == BPF_MAP_TYPE_PERCPU_ARRAY) {
+		u->entries = info.max_entries;
+		return 0;
+	}
+	key = calloc(2, info.key_size);
+	if (!key)
+		return -ENOMEM;
+	next = (char *)key + info.key_size;
+	if (!bpf_map_get_next_key(fd, NULL, next)) {
+		do {
+			u->entries++;
+			memcpy(key, next, info.key_size);
+		} while (!bpf_map_get_next_key(fd, key, next) && u->entries <= info.max_entries);
+	}
+	free(key);
+	return 0;
+}
+
+static struct svc_key svc_key_of(const struct l4addr *a)
+{
+	struct svc_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.vip = htonl(a->ip);
+	k.port = htons(a->port);
+	k.proto = a->proto;
+	return k;
+}
+
+static struct backend_value backend_value_of(const struct be_rec *b)
+{
+	struct backend_value v;
+
+	memset(&v, 0, sizeof(v));
+	v.ip = htonl(b->addr.ip);
+	v.port = htons(b->addr.port);
+	v.weight = b->weight;
+	v.state = b->state;
+	return v;
+}
+
+static bool be_in(const struct svc_rec *r, uint32_t id)
+{
+	for (size_t i = 0; i < r->nbe; i++)
+		if ((uint64_t)r->be[i].id == id)
+			return true;
+	return false;
+}
+
+/* Free table @table (@count slots), and the backends in it that @keep lacks. */
+static void free_table(const struct dp_maps *m, uint32_t table, uint16_t count,
+		       const struct svc_rec *keep)
+{
+	for (uint32_t i = 0; i < count; i++) {
+		struct slot_key sk = { .table = table, .slot = i };
+		__u32 id;
+
+		if (bpf_map_lookup_elem(m->slot, &sk, &id))
+			continue;
+		bpf_map_delete_elem(m->slot, &sk);
+		if (!keep || !be_in(keep, id))
+			bpf_map_delete_elem(m->be, &id);
+	}
+}
+
+static int map_err(char err[ERR_LEN], const char *what, const struct l4addr *a, int e)
+{
+	char buf[ADDR_STR_LEN];
+
+	if (e == E2BIG || e == ENOMEM)
+		snprintf(err, ERR_LEN, "cannot program %s: %s map full", fmt_l4addr(buf, a, true),
+			 what);
+	else
+		snprintf(err, ERR_LEN, "cannot program %s: %s map update: %s",
+			 fmt_l4addr(buf, a, true), what, strerror(e));
+	return -e;
+}
+
+int dp_sync_service(const struct dp_maps *m, const struct svc_rec *r, char err[ERR_LEN])
+{
+	struct svc_key key = svc_key_of(&r->addr);
+	struct svc_value old, val;
+	bool have_old, same = false;
+	uint16_t count = 0;
+	uint32_t table;
+
+	if (r->id <= 0 || r->id > INT32_MAX / 2) {
+		snprintf(err, ERR_LEN, "service id %lld out of range", (long long)r->id);
+		return -ERANGE;
+	}
+	have_old = !bpf_map_lookup_elem(m->svc, &key, &old);
+
+	/* 1. Backends: written before anything can select them. */
+	for (size_t i = 0; i < r->nbe; i++) {
+		struct backend_value v = backend_value_of(&r->be[i]), cur;
+		__u32 id = (__u32)r->be[i].id;
+
+		if (!bpf_map_lookup_elem(m->be, &id, &cur) && !memcmp(&cur, &v, sizeof(v)))
+			continue;
+		if (bpf_map_update_elem(m->be, &id, &v, BPF_ANY))
+			return map_err(err, "backend", &r->addr, errno);
+	}
+	for (size_t i = 0; i < r->nbe; i++)
+		if (r->be[i].state == SVCBPF_BE_ACTIVE)
+			count++;
+
+	/* Nothing to switch when the current table already says the same. */
+	if (have_old && old.id == (uint32_t)r->id && old.count == count) {
+		same = true;
+		for (uint32_t i = 0, n = 0; same && i < r->nbe; i++) {
+			struct slot_key sk = { .table = old.table, .slot = n };
+			__u32 id;
+
+			if (r->be[i].state != SVCBPF_BE_ACTIVE)
+				continue;
+			same = !bpf_map_lookup_elem(m->slot, &sk, &id) && id == (__u32)r->be[i].id;
+			n++;
+		}
+	}
+	if (same)
+		return 0;
+
+	/* 2. A complete table under the id the service is not using now. */
+	table = (uint32_t)r->id * 2;
+	if (have_old && old.table == table)
+		table++;
+	for (uint32_t i = 0, n = 0; i < r->nbe; i++) {
+		struct slot_key sk = { .table = table, .slot = n };
+		__u32 id = (__u32)r->be[i].id;
+
+		if (r->be[i].state != SVCBPF_BE_ACTIVE)
+			continue;
+		if (bpf_map_update_elem(m->slot, &sk, &id, BPF_ANY)) {
+			int e = errno;
+
+			free_table(m, table, (uint16_t)n, r);
+			return map_err(err, "selection", &r->addr, e);
+		}
+		n++;
+	}
+
+	/* 3. Publish: one write switches every new flow to the new table. */
+	memset(&val, 0, sizeof(val));
+	val.id = (uint32_t)r->id;
+	val.table = table;
+	val.count = count;
+	if (bpf_map_update_elem(m->svc, &key, &val, BPF_ANY)) {
+		int e = errno;
+
+		free_table(m, table, count, r);
+		return map_err(err, "service", &r->addr, e);
+	}
+
+	/* 4. Free what nothing selects any more. */
+	if (have_old && old.table != table)
+		free_table(m, old.table, old.count, r);
+	return 0;
+}
+
+int dp_remove_service(const struct dp_maps *m, const struct l4addr *svc)
+{
+	struct svc_key key = svc_key_of(svc);
+	struct svc_value old;
+
+	if (bpf_map_lookup_elem(m->svc, &key, &old))
+		return 0;
+	if (bpf_map_delete_elem(m->svc, &key))
+		return -errno;
+	free_table(m, old.table, old.count, NULL);
+	return 0;
+}
+
+bool dp_service_programmed(const struct dp_maps *m, const struct svc_rec *r)
+{
+	struct svc_key key = svc_key_of(&r->addr);
+	struct svc_value v;
+	uint16_t count = 0;
+
+	if (bpf_map_lookup_elem(m->svc, &key, &v))
+		return false;
+	for (size_t i = 0; i < r->nbe; i++)
+		count += r->be[i].state == SVCBPF_BE_ACTIVE;
+	return v.id == (uint32_t)r->id && v.count == count;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_svc(const void *a, const void *b)
+{
+	const struct l4addr *x = a, *y = &((const struct svc_rec *)b)->addr;
+
+	if (x->ip != y->ip)
+		return x->ip < y->ip ? -1 : 1;
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	return (int)x->proto - (int)y->proto;
+}
+
+/* Collect every key of @fd (@ksz bytes each) into a new array. */
+static void *map_keys(int fd, size_t ksz, size_t *n)
+{
+	size_t cap = 64;
+	char *keys = malloc(cap * ksz), *prev = NULL;
+
+	*n = 0;
+	if (!keys)
+		return NULL;
+	for (;;) {
+		if (*n == cap) {
+			char *nk = realloc(keys, cap * 2 * ksz);
+
+			if (!nk)
+				break;
+			keys = nk;
+			cap *= 2;
+		}
+		prev = *n ? keys + (*n - 1) * ksz : NULL;
+		if (bpf_map_get_next_key(fd, prev, keys + *n * ksz))
+			break;
+		(*n)++;
+	}
+	return keys;
+}
+
+int dp_sync_all(const struct dp_maps *m, const struct model *md, char err[ERR_LEN])
+{
+	uint32_t *tables = NULL, *bes = NULL;
+	size_t ntables = 0, nbes = 0, nkeys;
+	int ret = 0;
+
+	for (size_t i = 0; i < md->n; i++) {
+		ret = dp_sync_service(m, &md->svc[i], err);
+		if (ret)
+			return ret;
+		nbes += md->svc[i].nbe;
+	}
+
+	/* Services the store no longer has. */
+	struct svc_key *sk = map_keys(m->svc, sizeof(*sk), &nkeys);
+
+	for (size_t i = 0; sk && i < nkeys; i++) {
+		struct l4addr a = { .ip = ntohl(sk[i].vip), .port = ntohs(sk[i].port),
+				    .proto = sk[i].proto };
+
+		if (!bsearch(&a, md->svc, md->n, sizeof(*md->svc), cmp_svc))
+			dp_remove_service(m, &a);
+	}
+	free(sk);
+
+	/* Slots of tables no service uses, and backends no service has. */
+	tables = calloc(md->n + 1, sizeof(*tables));
+	bes = calloc(nbes + 1, sizeof(*bes));
+	if (!tables || !bes) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	nbes = 0;
+	for (size_t i = 0; i < md->n; i++) {
+		struct svc_key key = svc_key_of(&md->svc[i].addr);
+		struct svc_value v;
+
+		if (!bpf_map_lookup_elem(m->svc, &key, &v))
+			tables[ntables++] = v.table;
+		for (size_t j = 0; j < md->svc[i].nbe; j++)
+			bes[nbes++] = (uint32_t)md->svc[i].be[j].id;
+	}
+	qsort(tables, ntables, sizeof(*tables), cmp_u32);
+	qsort(bes, nbes, sizeof(*bes), cmp_u32);
+
+	struct slot_key *slots = map_keys(m->slot, sizeof(*slots), &nkeys);
+
+	for (size_t i = 0; slots && i < nkeys; i++)
+		if (!bsearch(&slots[i].table, tables, ntables, sizeof(*tables), cmp_u32))
+			bpf_map_delete_elem(m->slot, &slots[i]);
+	free(slots);
+
+	__u32 *ids = map_keys(m->be, sizeof(*ids), &nkeys);
+
+	for (size_t i = 0; ids && i < nkeys; i++)
+		if (!bsearch(&ids[i], bes, nbes, sizeof(*bes), cmp_u32))
+			bpf_map_delete_elem(m->be, &ids[i]);
+	free(ids);
+out:
+	free(tables);
+	free(bes);
+	return ret;
+}
+
+int dp_read_counters(const struct dp_maps *m, struct counter_value *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct counter_value *percpu;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	percpu = calloc((size_t)ncpu, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	for (__u32 i = 0; i < SVCBPF_CNT_MAX; i++) {
+		out[i] = (struct counter_value){ 0 };
+		if (bpf_map_lookup_elem(m->cnt, &i, percpu))
+			continue;
+		for (int c = 0; c < ncpu; c++) {
+			out[i].packets += percpu[c].packets;
+			out[i].bytes += percpu[c].bytes;
+		}
+	}
+	free(percpu);
+	return 0;
+}

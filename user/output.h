@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * output.h - one printer for plain and JSON output (after iproute2's
+ * json_print.h): each field is printed once, with a key for JSON and a
+ * format for people; PRINT_FP/PRINT_JSON restrict a field to one of them.
+ */
+#ifndef SVCBPF_OUTPUT_H
+#define SVCBPF_OUTPUT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum out_type {
+	PRINT_ANY,
+	PRINT_FP,   /* plain output only */
+	PRINT_JSON, /* JSON output only */
+};
+
+extern bool json_output;
+
+void out_begin(bool json);
+int out_end(void); /* writes the JSON document; returns 0 or -errno */
+
+void out_open_object(const char *key);
+void out_close_object(void);
+void out_open_array(const char *key);
+void out_close_array(void);
+
+void out_string(enum out_type t, const char *key, const char *fmt, const char *value);
+void out_uint(enum out_type t, const char *key, const char *fmt, uint64_t value);
+void out_bool(enum out_type t, const char *key, const char *fmt, bool value);
+void out_null(enum out_type t, const char *key, const char *fmt, const char *plain);
+/* Free text for people; nothing in JSON. */
+void out_fp(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The one error reporter: "svcbpf: ..." on stderr, or {"error": ...} in JSON. */
+void p_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A note for people on stderr; silent under JSON. */
+void p_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif /* SVCBPF_OUTPUT_H */

@@ -1,0 +1,405 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* store.c - services and backends in SQLite (see store.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_BUSY_MS	     10000
+
+struct store {
+	sqlite3 *db;
+};
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS service ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  vip INTEGER NOT NULL, port INTEGER NOT NULL, proto INTEGER NOT NULL,"
+	"  UNIQUE (vip, port, proto));"
+	"CREATE TABLE IF NOT EXISTS backend ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  service_id INTEGER NOT NULL REFERENCES service(id) ON DELETE CASCADE,"
+	"  ip INTEGER NOT NULL, port INTEGER NOT NULL,"
+	"  weight INTEGER NOT NULL DEFAULT 1, state INTEGER NOT NULL DEFAULT 0,"
+	"  UNIQUE (service_id, ip, port));"
+	"CREATE INDEX IF NOT EXISTS backend_service ON backend(service_id);";
+
+const char *store_errmsg(struct store *s)
+{
+	return sqlite3_errmsg(s->db);
+}
+
+static int exec(struct store *s, const char *sql)
+{
+	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+int store_mkdir(const char *dir)
+{
+	char path[4096];
+	size_t len = strlen(dir);
+
+	if (len == 0 || len >= sizeof(path))
+		return -ENAMETOOLONG;
+	memcpy(path, dir, len + 1);
+	/* Parents as the system would make them; the state directory itself private. */
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(path, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int store_open(const char *dir, struct store **out, char err[ERR_LEN])
+{
+	char path[4096];
+	struct store *s;
+	sqlite3_stmt *st;
+	int version = -1;
+
+	int ret = store_mkdir(dir);
+
+	if (ret) {
+		snprintf(err, ERR_LEN, "cannot create state directory %s: %s", dir, strerror(-ret));
+		return ret;
+	}
+	if (snprintf(path, sizeof(path), "%s/%s", dir, STORE_FILE) >= (int)sizeof(path)) {
+		snprintf(err, ERR_LEN, "state directory path too long");
+		return -ENAMETOOLONG;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, ERR_LEN, "cannot open store %s: %s", path,
+			 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+	if (exec(s, "PRAGMA foreign_keys = ON") ||
+	    sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, ERR_LEN, "cannot read store %s: %s", path, sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version < 0) {
+		snprintf(err, ERR_LEN, "cannot read store %s: %s", path, sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	if (version > STORE_SCHEMA_VERSION) {
+		snprintf(err, ERR_LEN, "store %s has schema %d, newer than this svcbpf (%d)", path,
+			 version, STORE_SCHEMA_VERSION);
+		goto fail;
+	}
+	if (version < STORE_SCHEMA_VERSION &&
+	    (exec(s, "BEGIN IMMEDIATE") || exec(s, schema) ||
+	     exec(s, "PRAGMA user_version = 1") || exec(s, "COMMIT"))) {
+		snprintf(err, ERR_LEN, "cannot initialise store %s: %s", path,
+			 sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	sqlite3_close(s->db);
+	free(s);
+	return -EIO;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	sqlite3_close(s->db);
+	free(s);
+}
+
+int store_begin(struct store *s)
+{
+	return exec(s, "BEGIN IMMEDIATE");
+}
+
+int store_commit(struct store *s)
+{
+	return exec(s, "COMMIT");
+}
+
+void store_rollback(struct store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		exec(s, "ROLLBACK");
+}
+
+/* Prepare @sql and bind the integer arguments in order. */
+static sqlite3_stmt *prep(struct store *s, const char *sql, int nargs, const int64_t *args)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	for (int i = 0; i < nargs; i++)
+		sqlite3_bind_int64(st, i + 1, args[i]);
+	return st;
+}
+
+/* Run a statement that returns nothing; returns rows changed or -EIO. */
+static int run(struct store *s, const char *sql, int nargs, const int64_t *args)
+{
+	sqlite3_stmt *st = prep(s, sql, nargs, args);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : -EIO;
+}
+
+/* The id of @svc, 0 when absent, -EIO on error. */
+static int64_t svc_id(struct store *s, const struct l4addr *svc)
+{
+	int64_t args[] = { svc->ip, svc->port, svc->proto };
+	sqlite3_stmt *st = prep(s, "SELECT id FROM service WHERE vip=? AND port=? AND proto=?",
+				3, args);
+	int64_t id;
+	int rc;
+
+	if (!st)
+		return -EIO;
+	rc = sqlite3_step(st);
+	id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_finalize(st);
+	return id;
+}
+
+int store_svc_set(struct store *s, const struct l4addr *svc, const struct l4addr *be, size_t n)
+{
+	int64_t args[3] = { svc->ip, svc->port, svc->proto };
+	int64_t id;
+
+	if (run(s, "INSERT OR IGNORE INTO service (vip, port, proto) VALUES (?, ?, ?)", 3, args) < 0)
+		return -EIO;
+	id = svc_id(s, svc);
+	if (id <= 0)
+		return -EIO;
+
+	/* Keep the rows (and ids) of backends that stay; drop the others. */
+	if (run(s, "CREATE TEMP TABLE IF NOT EXISTS want (ip INTEGER, port INTEGER)", 0, NULL) < 0 ||
+	    run(s, "DELETE FROM temp.want", 0, NULL) < 0)
+		return -EIO;
+	for (size_t i = 0; i < n; i++) {
+		int64_t w[] = { be[i].ip, be[i].port };
+
+		if (run(s, "INSERT INTO temp.want VALUES (?, ?)", 2, w) < 0)
+			return -EIO;
+	}
+	if (run(s,
+		"DELETE FROM backend WHERE service_id = ? AND (ip, port) NOT IN "
+		"(SELECT ip, port FROM temp.want)",
+		1, &id) < 0)
+		return -EIO;
+	for (size_t i = 0; i < n; i++) {
+		int64_t b[] = { id, be[i].ip, be[i].port };
+
+		if (run(s, "INSERT OR IGNORE INTO backend (service_id, ip, port) VALUES (?, ?, ?)",
+			3, b) < 0)
+			return -EIO;
+	}
+	return 0;
+}
+
+int store_svc_del(struct store *s, const struct l4addr *svc)
+{
+	int64_t args[] = { svc->ip, svc->port, svc->proto };
+	int rc = run(s, "DELETE FROM service WHERE vip=? AND port=? AND proto=?", 3, args);
+
+	return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
+}
+
+int store_be_add(struct store *s, const struct l4addr *svc, const struct l4addr *be)
+{
+	int64_t id = svc_id(s, svc);
+	int64_t args[3];
+	int rc;
+
+	if (id <= 0)
+		return id < 0 ? -EIO : -ENOENT;
+	args[0] = id;
+	args[1] = be->ip;
+	args[2] = be->port;
+	rc = run(s, "INSERT OR IGNORE INTO backend (service_id, ip, port) VALUES (?, ?, ?)", 3,
+		 args);
+	return rc < 0 ? rc : rc == 0 ? -EEXIST : 0;
+}
+
+int store_be_del(struct store *s, const struct l4addr *svc, const struct l4addr *be,
+		 int *svc_missing)
+{
+	int64_t id = svc_id(s, svc);
+	int64_t args[3];
+	int rc;
+
+	*svc_missing = id == 0;
+	if (id <= 0)
+		return id < 0 ? -EIO : -ENOENT;
+	args[0] = id;
+	args[1] = be->ip;
+	args[2] = be->port;
+	rc = run(s, "DELETE FROM backend WHERE service_id=? AND ip=? AND port=?", 3, args);
+	return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
+}
+
+/* Fill @r's backends from the store. */
+static int load_backends(struct store *s, struct svc_rec *r)
+{
+	sqlite3_stmt *st = prep(s, "SELECT id, ip, port, weight, state FROM backend "
+				   "WHERE service_id = ? ORDER BY id", 1, &r->id);
+	size_t cap = 0;
+	int rc;
+
+	if (!st)
+		return -EIO;
+	r->nbe = 0;
+	r->be = NULL;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct be_rec *b;
+
+		if (r->nbe == cap) {
+			struct be_rec *nb;
+
+			cap = cap ? cap * 2 : 8;
+			nb = realloc(r->be, cap * sizeof(*nb));
+			if (!nb) {
+				sqlite3_finalize(st);
+				return -ENOMEM;
+			}
+			r->be = nb;
+		}
+		b = &r->be[r->nbe++];
+		b->id = sqlite3_column_int64(st, 0);
+		b->addr.ip = (uint32_t)sqlite3_column_int64(st, 1);
+		b->addr.port = (uint16_t)sqlite3_column_int(st, 2);
+		b->addr.proto = r->addr.proto;
+		b->weight = (uint16_t)sqlite3_column_int(st, 3);
+		b->state = (uint8_t)sqlite3_column_int(st, 4);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+static void row_to_svc(sqlite3_stmt *st, struct svc_rec *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(st, 0);
+	r->addr.ip = (uint32_t)sqlite3_column_int64(st, 1);
+	r->addr.port = (uint16_t)sqlite3_column_int(st, 2);
+	r->addr.proto = (uint8_t)sqlite3_column_int(st, 3);
+}
+
+int store_load(struct store *s, struct model *m)
+{
+	sqlite3_stmt *st = prep(s, "SELECT id, vip, port, proto FROM service "
+				   "ORDER BY vip, port, proto", 0, NULL);
+	size_t cap = 0;
+	int rc, err = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (m->n == cap) {
+			struct svc_rec *ns;
+
+			cap = cap ? cap * 2 : 16;
+			ns = realloc(m->svc, cap * sizeof(*ns));
+			if (!ns) {
+				err = -ENOMEM;
+				break;
+			}
+			m->svc = ns;
+		}
+		row_to_svc(st, &m->svc[m->n]);
+		m->n++;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = -EIO;
+	sqlite3_finalize(st);
+	for (size_t i = 0; !err && i < m->n; i++)
+		err = load_backends(s, &m->svc[i]);
+	if (err)
+		model_free(m);
+	return err;
+}
+
+int store_load_svc(struct store *s, const struct l4addr *svc, struct svc_rec *out)
+{
+	int64_t args[] = { svc->ip, svc->port, svc->proto };
+	sqlite3_stmt *st = prep(s, "SELECT id, vip, port, proto FROM service "
+				   "WHERE vip=? AND port=? AND proto=?", 3, args);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		row_to_svc(st, out);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? -ENOENT : -EIO;
+	rc = load_backends(s, out);
+	if (rc)
+		svc_rec_free(out);
+	return rc;
+}
+
+int store_counts(struct store *s, size_t *nsvc, size_t *nbe, size_t *max_per_svc)
+{
+	sqlite3_stmt *st = prep(s,
+				"SELECT (SELECT count(*) FROM service), (SELECT count(*) FROM backend),"
+				" (SELECT coalesce(max(c), 0) FROM (SELECT count(*) AS c FROM backend"
+				" GROUP BY service_id))",
+				0, NULL);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*nsvc = (size_t)sqlite3_column_int64(st, 0);
+		*nbe = (size_t)sqlite3_column_int64(st, 1);
+		*max_per_svc = (size_t)sqlite3_column_int64(st, 2);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -EIO;
+}
+
+void svc_rec_free(struct svc_rec *r)
+{
+	free(r->be);
+	r->be = NULL;
+	r->nbe = 0;
+}
+
+void model_free(struct model *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		svc_rec_free(&m->svc[i]);
+	free(m->svc);
+	m->svc = NULL;
+	m->n = 0;
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * store.h - the desired state: services and their backends, in SQLite.
+ *
+ * Every change runs inside store_begin()/store_commit(), so a crash leaves
+ * the old or the new state, never a mix. Ids are never reused
+ * (AUTOINCREMENT): the dataplane keys backends and tables by them, and a
+ * reused id could make a stale conntrack entry look valid.
+ */
+#ifndef SVCBPF_STORE_H
+#define SVCBPF_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+#define STORE_FILE "svcbpf.db"
+
+struct store;
+
+struct be_rec {
+	int64_t id;
+	struct l4addr addr; /* proto unused */
+	uint16_t weight;
+	uint8_t state; /* enum svcbpf_backend_state */
+};
+
+struct svc_rec {
+	int64_t id;
+	struct l4addr addr;
+	size_t nbe;
+	struct be_rec *be; /* ordered by id */
+};
+
+struct model {
+	size_t n;
+	struct svc_rec *svc; /* ordered by address */
+};
+
+/* mkdir -p @dir, the last component 0700. Returns 0 or -errno. */
+int store_mkdir(const char *dir);
+/* Open (creating @dir 0700 and the schema if needed). -errno with @err set. */
+int store_open(const char *dir, struct store **out, char err[ERR_LEN]);
+void store_close(struct store *s);
+const char *store_errmsg(struct store *s);
+
+/* One writer at a time: BEGIN IMMEDIATE waits for the write lock. */
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+void store_rollback(struct store *s);
+
+/*
+ * Create @svc or replace its backend set with @be[0..n). Backends that stay
+ * keep their ids (and so their tracked flows). Returns 0 or -errno.
+ */
+int store_svc_set(struct store *s, const struct l4addr *svc, const struct l4addr *be, size_t n);
+/* -ENOENT when there is no such service. */
+int store_svc_del(struct store *s, const struct l4addr *svc);
+/* -ENOENT: no such service; -EEXIST: already one of its backends. */
+int store_be_add(struct store *s, const struct l4addr *svc, const struct l4addr *be);
+/* -ENOENT: no such service (@svc_missing set) or no such backend. */
+int store_be_del(struct store *s, const struct l4addr *svc, const struct l4addr *be,
+		 int *svc_missing);
+
+int store_load(struct store *s, struct model *m);
+/* One service; -ENOENT when absent. */
+int store_load_svc(struct store *s, const struct l4addr *svc, struct svc_rec *out);
+/* Totals, for capacity checks before commit. */
+int store_counts(struct store *s, size_t *nsvc, size_t *nbe, size_t *max_per_svc);
+
+void svc_rec_free(struct svc_rec *r);
+void model_free(struct model *m);
+
+#endif /* SVCBPF_STORE_H */
