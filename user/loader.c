@@ -93,24 +93,51 @@ static void parent_of(const char *path, char out[PATH_MAX])
 		*slash = '\0';
 }
 
+/* The parent of @pid, or 0. */
+static pid_t parent_pid(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	int ppid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	/* "pid (comm) state ppid ...": comm may hold spaces and parentheses. */
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
+		sscanf(p + 1, " %*c %d", &ppid);
+	fclose(f);
+	return ppid;
+}
+
 /*
  * `ip netns exec` runs us in a private mount namespace with a fresh /sys,
- * where any bpffs we mounted would vanish with the command. Join the init
- * mount namespace instead (the network namespace is separate and stays).
+ * where a bpffs we mounted would vanish with the command. Join the mount
+ * namespace the user typed the command in: that of the nearest ancestor in
+ * another mount namespace (the network namespace is separate and stays).
+ * Returns 0 when there is none or it was joined, -errno when joining failed.
  */
-static int join_init_mntns(char err[ERR_LEN])
+static int join_outer_mntns(char err[ERR_LEN])
 {
-	struct stat self, init;
-	char cwd[PATH_MAX];
-	int fd;
+	struct stat self, other;
+	char cwd[PATH_MAX], path[64];
+	pid_t pid = getpid();
+	int fd = -1;
 
-	if (stat("/proc/self/ns/mnt", &self) || stat("/proc/1/ns/mnt", &init))
+	if (stat("/proc/self/ns/mnt", &self))
 		return 0;
-	if (self.st_ino == init.st_ino && self.st_dev == init.st_dev)
-		return 0;
-	fd = open("/proc/1/ns/mnt", O_RDONLY | O_CLOEXEC);
+	for (int depth = 0; depth < 64 && (pid = parent_pid(pid)) > 0; depth++) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
+		if (stat(path, &other))
+			return 0;
+		if (other.st_ino != self.st_ino || other.st_dev != self.st_dev) {
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			break;
+		}
+	}
 	if (fd < 0)
-		return fail(err, errno, "cannot open the init mount namespace: %s", strerror(errno));
+		return 0;
 	if (!getcwd(cwd, sizeof(cwd)))
 		cwd[0] = '\0';
 	if (setns(fd, CLONE_NEWNS)) {
@@ -118,7 +145,7 @@ static int join_init_mntns(char err[ERR_LEN])
 
 		close(fd);
 		return fail(err, e, "bpffs is not mounted in this mount namespace (ip netns exec?) "
-				    "and joining the init one failed: %s; run svcbpf under "
+				    "and joining the outer one failed: %s; run svcbpf under "
 				    "'nsenter --net=/run/netns/NAME' instead", strerror(e));
 	}
 	close(fd);
@@ -134,7 +161,7 @@ int bpffs_prepare(const char *pin_dir, bool create, char err[ERR_LEN])
 
 	parent_of(pin_dir, parent);
 	if (!is_bpffs(parent) && !is_bpffs(pin_dir)) {
-		ret = join_init_mntns(err);
+		ret = join_outer_mntns(err);
 		if (ret)
 			return ret;
 	}

@@ -31,7 +31,7 @@ struct load_opts {
 /*
  * Make sure @pin_dir sits on a bpffs that outlives this process. Under
  * `ip netns exec` (a private mount namespace whose fresh /sys has no bpffs)
- * join the init mount namespace, keeping the network namespace and the
+ * join the caller's mount namespace, keeping the network namespace and the
  * working directory. With @create, mount bpffs at /sys/fs/bpf if it is
  * missing and create @pin_dir (0700). Returns 0, -ENOENT (not there and not
  * @create), or -errno with @err set.
