@@ -34,7 +34,7 @@ static __always_inline __u32 csum_word32(__be32 w)
 /* RFC 1624 update of *@check for a 32-bit field changing @from -> @to. */
 static __always_inline void csum_replace4(__sum16 *check, __be32 from, __be32 to)
 {
-	__u32 sum = (__u16)~*check;
+	__u32 sum = (__u16) ~*check;
 
 	sum += csum_word32(~from) + csum_word32(to);
 	*check = (__sum16)~csum_fold32(sum);
@@ -43,7 +43,7 @@ static __always_inline void csum_replace4(__sum16 *check, __be32 from, __be32 to
 /* RFC 1624 update of *@check for a 16-bit field changing @from -> @to. */
 static __always_inline void csum_replace2(__sum16 *check, __be16 from, __be16 to)
 {
-	__u32 sum = (__u16)~*check;
+	__u32 sum = (__u16) ~*check;
 
 	sum += (__u16)~from + (__u16)to;
 	*check = (__sum16)~csum_fold32(sum);
@@ -57,11 +57,10 @@ static __always_inline void csum_replace2(__sum16 *check, __be16 from, __be16 to
  * hold the same value, so the XDP path leaves every seed-like packet to tc.
  * @saddr/@daddr network order, @l4_len host order, @check as found.
  */
-static __always_inline bool csum_l4_is_seed(__be32 saddr, __be32 daddr, __u8 proto,
-					     __u16 l4_len, __sum16 check)
+static __always_inline bool csum_l4_is_seed(__be32 saddr, __be32 daddr, __u8 proto, __u16 l4_len,
+					    __sum16 check)
 {
-	__u32 sum = csum_word32(saddr) + csum_word32(daddr) + bpf_htons(proto) +
-		    bpf_htons(l4_len);
+	__u32 sum = csum_word32(saddr) + csum_word32(daddr) + bpf_htons(proto) + bpf_htons(l4_len);
 
 	return (__u16)check == csum_fold32(sum);
 }

@@ -37,7 +37,7 @@ struct {
 /* Selection tables: (table id, slot) -> backend id. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, SVCBPF_MAX_BACKENDS * SVCBPF_SLOTS_PER_BACKEND);
+	__uint(max_entries, SVCBPF_MAX_BACKENDS *SVCBPF_SLOTS_PER_BACKEND);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct slot_key);
 	__type(value, __u32);

@@ -37,8 +37,8 @@
 static __always_inline int nat4_rewrite_skb(struct __sk_buff *skb, const struct pkt4 *p, bool dst,
 					    const struct nat4 *nat)
 {
-	__u32 addr_off = p->l3_off + (dst ? offsetof(struct iphdr, daddr) :
-					    offsetof(struct iphdr, saddr));
+	__u32 addr_off =
+		p->l3_off + (dst ? offsetof(struct iphdr, daddr) : offsetof(struct iphdr, saddr));
 	__u32 port_off = p->l4_off + L4_PORT_OFF(dst);
 	__be32 old_addr = dst ? p->daddr : p->saddr;
 	__be16 old_port = dst ? p->dport : p->sport;
@@ -51,8 +51,8 @@ static __always_inline int nat4_rewrite_skb(struct __sk_buff *skb, const struct 
 	if (bpf_l4_csum_replace(skb, p->check_off, old_port, nat->port,
 				l4_flags | sizeof(nat->port)))
 		return VERDICT_DROP(SVCBPF_CNT_DROP_REWRITE);
-	if (bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check), old_addr,
-				nat->addr, sizeof(nat->addr)))
+	if (bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check), old_addr, nat->addr,
+				sizeof(nat->addr)))
 		return VERDICT_DROP(SVCBPF_CNT_DROP_REWRITE);
 	if (bpf_skb_store_bytes(skb, addr_off, &nat->addr, sizeof(nat->addr), 0))
 		return VERDICT_DROP(SVCBPF_CNT_DROP_REWRITE);

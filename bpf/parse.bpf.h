@@ -27,24 +27,24 @@
 /* Linear bytes the parser may need: Ethernet, IPv4 with options, TCP. */
 #define PARSE_MAX_HDR (sizeof(struct ethhdr) + 60 + sizeof(struct tcphdr))
 
-#define IP_MF	  0x2000
+#define IP_MF 0x2000
 #define IP_OFFSET 0x1fff
 
 struct pkt4 {
-	struct iphdr *ip;  /* XDP only: valid until the first write */
-	void *l4;	   /* XDP only: the TCP/UDP header */
+	struct iphdr *ip; /* XDP only: valid until the first write */
+	void *l4; /* XDP only: the TCP/UDP header */
 	__sum16 *l4_check; /* XDP only: the L4 checksum field */
-	__u32 l3_off;	  /* IPv4 header, from the start of the frame */
-	__u32 l4_off;	  /* TCP/UDP header */
-	__u32 check_off;  /* L4 checksum field */
+	__u32 l3_off; /* IPv4 header, from the start of the frame */
+	__u32 l4_off; /* TCP/UDP header */
+	__u32 check_off; /* L4 checksum field */
 	__be32 saddr;
 	__be32 daddr;
 	__be16 sport;
 	__be16 dport;
-	__u16 l4_len;	  /* IP total length minus IP header, host order */
+	__u16 l4_len; /* IP total length minus IP header, host order */
 	__u8 proto;
 	__u8 tcp_flags;
-	__u32 len;	  /* frame length, for byte counters */
+	__u32 len; /* frame length, for byte counters */
 };
 
 /*

@@ -12,14 +12,14 @@
 #define SVCBPF_VERDICT_BPF_H
 
 #define SVCBPF_CONTINUE 0
-#define SVCBPF_PASS	1
+#define SVCBPF_PASS 1
 
 #define VERDICT_REASON_FLAG 0x100
-#define VERDICT_PASS(cnt)   (VERDICT_REASON_FLAG | (cnt))
-#define VERDICT_DROP(cnt)   (-(VERDICT_REASON_FLAG | (cnt)))
+#define VERDICT_PASS(cnt) (VERDICT_REASON_FLAG | (cnt))
+#define VERDICT_DROP(cnt) (-(VERDICT_REASON_FLAG | (cnt)))
 
-#define verdict_is_drop(ret)   ((ret) < 0)
-#define verdict_reason(ret)    (((ret) < 0 ? -(ret) : (ret)) & 0xff)
+#define verdict_is_drop(ret) ((ret) < 0)
+#define verdict_reason(ret) (((ret) < 0 ? -(ret) : (ret)) & 0xff)
 #define verdict_has_reason(ret) ((((ret) < 0 ? -(ret) : (ret)) & VERDICT_REASON_FLAG) != 0)
 
 #endif /* SVCBPF_VERDICT_BPF_H */

@@ -15,20 +15,20 @@
 
 #include <linux/types.h>
 
-#define SVCBPF_PIN_DIR_DEFAULT	 "/sys/fs/bpf/svcbpf"
+#define SVCBPF_PIN_DIR_DEFAULT "/sys/fs/bpf/svcbpf"
 #define SVCBPF_STATE_DIR_DEFAULT "/var/lib/svcbpf"
 
 /* Pinned map names (the kernel keeps 15 characters). */
-#define SVCBPF_MAP_SVC	"svcbpf_svc_v1"
-#define SVCBPF_MAP_BE	"svcbpf_be_v1"
+#define SVCBPF_MAP_SVC "svcbpf_svc_v1"
+#define SVCBPF_MAP_BE "svcbpf_be_v1"
 #define SVCBPF_MAP_SLOT "svcbpf_slot_v1"
-#define SVCBPF_MAP_CT	"svcbpf_ct_v1"
-#define SVCBPF_MAP_CNT	"svcbpf_cnt_v1"
+#define SVCBPF_MAP_CT "svcbpf_ct_v1"
+#define SVCBPF_MAP_CNT "svcbpf_cnt_v1"
 
 /* Default map sizes; every one is a `svcbpf load` option. */
 #define SVCBPF_MAX_SERVICES 65536
 #define SVCBPF_MAX_BACKENDS 65536
-#define SVCBPF_CT_SIZE	    262144
+#define SVCBPF_CT_SIZE 262144
 /* A service switches tables by writing a whole new one first: room for two. */
 #define SVCBPF_SLOTS_PER_BACKEND 2
 /* Backends of one service: the slot count is a __u16. */
@@ -49,7 +49,7 @@ struct svc_key {
  * and then published by rewriting this value in one map update.
  */
 struct svc_value {
-	__u32 id;    /* stable service id: counters, conntrack */
+	__u32 id; /* stable service id: counters, conntrack */
 	__u32 table; /* selection table id */
 	__u16 count; /* slots in @table; 0 = no backend */
 	__u16 flags;
@@ -106,14 +106,14 @@ struct ct_value {
 
 /* Per-CPU counters, one per event or reason (the array index). */
 enum svcbpf_counter {
-	SVCBPF_CNT_DNAT_NEW,	     /* new flow translated to a backend */
-	SVCBPF_CNT_DNAT_EST,	     /* packet of a tracked flow translated */
-	SVCBPF_CNT_REVNAT,	     /* reply translated back to the service */
-	SVCBPF_CNT_XDP_DEFER,	     /* XDP left a checksum-partial packet to tc */
-	SVCBPF_CNT_DROP_NO_BACKEND,  /* service without a backend */
-	SVCBPF_CNT_PASS_FRAGMENT,    /* IPv4 fragment: passed untranslated */
-	SVCBPF_CNT_PASS_MALFORMED,   /* bad or truncated header: passed untouched */
-	SVCBPF_CNT_DROP_REWRITE,     /* a rewrite helper failed mid-packet */
+	SVCBPF_CNT_DNAT_NEW, /* new flow translated to a backend */
+	SVCBPF_CNT_DNAT_EST, /* packet of a tracked flow translated */
+	SVCBPF_CNT_REVNAT, /* reply translated back to the service */
+	SVCBPF_CNT_XDP_DEFER, /* XDP left a checksum-partial packet to tc */
+	SVCBPF_CNT_DROP_NO_BACKEND, /* service without a backend */
+	SVCBPF_CNT_PASS_FRAGMENT, /* IPv4 fragment: passed untranslated */
+	SVCBPF_CNT_PASS_MALFORMED, /* bad or truncated header: passed untouched */
+	SVCBPF_CNT_DROP_REWRITE, /* a rewrite helper failed mid-packet */
 	SVCBPF_CNT_MAX,
 };
 
@@ -134,9 +134,8 @@ static inline __attribute__((always_inline)) __u32 svcbpf_rol32(__u32 w, unsigne
 	return (w << s) | (w >> (32 - s));
 }
 
-static inline __attribute__((always_inline)) __u32 svcbpf_flow_hash(__be32 saddr, __be32 daddr,
-								    __be16 sport, __be16 dport,
-								    __u8 proto)
+static inline __attribute__((always_inline)) __u32
+svcbpf_flow_hash(__be32 saddr, __be32 daddr, __be16 sport, __be16 dport, __u8 proto)
 {
 	__u32 a = (__u32)saddr + SVCBPF_HASH_SEED;
 	__u32 b = (__u32)daddr + SVCBPF_HASH_SEED;

@@ -103,8 +103,8 @@ int parse_l4addr(const char *s, bool allow_proto, struct l4addr *a, char err[ERR
 		}
 	}
 	if (!is_plain_decimal(port, portlen)) {
-		snprintf(err, ERR_LEN, "invalid address '%s': port must be a decimal number 1-65535",
-			 s);
+		snprintf(err, ERR_LEN,
+			 "invalid address '%s': port must be a decimal number 1-65535", s);
 		return -EINVAL;
 	}
 	v = 0;

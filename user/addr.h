@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ERR_LEN	     512
+#define ERR_LEN 512
 #define ADDR_STR_LEN 32 /* "255.255.255.255:65535/udp" */
 
 /* An IPv4 L4 endpoint, host byte order. */

@@ -15,8 +15,8 @@
 #include "store.h"
 
 /* Exit codes. */
-#define EXIT_OK	   0
-#define EXIT_FAIL  1 /* the command failed: invalid value, refused, system error */
+#define EXIT_OK 0
+#define EXIT_FAIL 1 /* the command failed: invalid value, refused, system error */
 #define EXIT_USAGE 2 /* unknown verb or flag, missing argument */
 
 struct cmd {

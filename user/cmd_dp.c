@@ -193,8 +193,9 @@ static void print_maps(const struct dp_maps *m)
 		const char *name;
 		int fd;
 	} maps[] = {
-		{ SVCBPF_MAP_SVC, m->svc }, { SVCBPF_MAP_BE, m->be }, { SVCBPF_MAP_SLOT, m->slot },
-		{ SVCBPF_MAP_CT, m->ct },   { SVCBPF_MAP_CNT, m->cnt },
+		{ SVCBPF_MAP_SVC, m->svc },   { SVCBPF_MAP_BE, m->be },
+		{ SVCBPF_MAP_SLOT, m->slot }, { SVCBPF_MAP_CT, m->ct },
+		{ SVCBPF_MAP_CNT, m->cnt },
 	};
 	uint64_t total = 0;
 	char buf[16];

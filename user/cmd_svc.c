@@ -110,8 +110,9 @@ static int do_svc_add(int argc, char **argv)
 			ret = usage_err("svc add: unknown option '%s'", argv[i]);
 			goto out;
 		} else if (svc_arg) {
-			ret = usage_err("svc add: unexpected argument '%s' (backends need --backend)",
-					argv[i]);
+			ret = usage_err(
+				"svc add: unexpected argument '%s' (backends need --backend)",
+				argv[i]);
 			goto out;
 		} else {
 			svc_arg = argv[i];
@@ -164,7 +165,8 @@ static int do_svc_del(int argc, char **argv)
 	struct l4addr svc;
 
 	if (argc != 1)
-		return usage_err(argc ? "svc del: too many arguments" : "svc del: missing VIP:PORT");
+		return usage_err(argc ? "svc del: too many arguments" :
+					"svc del: missing VIP:PORT");
 	if (argv[0][0] == '-')
 		return usage_err("svc del: unknown option '%s'", argv[0]);
 	if (get_svc(argv[0], &svc))
@@ -209,8 +211,9 @@ static int do_svc_list(int argc, char **argv)
 		printf("%-24s %-8s %s\n", "SERVICE", "BACKENDS", "STATE");
 	for (size_t i = 0; i < md.n; i++) {
 		const struct svc_rec *r = &md.svc[i];
-		const char *state = !loaded ? "not-loaded" :
-				    dp_service_programmed(&m, r) ? "programmed" : "out-of-sync";
+		const char *state = !loaded			 ? "not-loaded" :
+				    dp_service_programmed(&m, r) ? "programmed" :
+								   "out-of-sync";
 
 		out_open_object(NULL);
 		out_string(PRINT_FP, NULL, "%-24s ", fmt_l4addr(buf, &r->addr, true));
@@ -273,7 +276,7 @@ fail:
 }
 
 static const struct cmd svc_cmds[] = {
-	{ "add", do_svc_add },	 { "del", do_svc_del }, { "delete", do_svc_del },
+	{ "add", do_svc_add },	 { "del", do_svc_del },	  { "delete", do_svc_del },
 	{ "list", do_svc_list }, { "show", do_svc_list }, { "help", svc_help },
 	{ NULL, NULL },
 };
@@ -353,8 +356,11 @@ static int do_backend_del(int argc, char **argv)
 }
 
 static const struct cmd backend_cmds[] = {
-	{ "add", do_backend_add }, { "del", do_backend_del }, { "delete", do_backend_del },
-	{ "help", backend_help },  { NULL, NULL },
+	{ "add", do_backend_add },
+	{ "del", do_backend_del },
+	{ "delete", do_backend_del },
+	{ "help", backend_help },
+	{ NULL, NULL },
 };
 
 int do_backend(int argc, char **argv)

@@ -30,13 +30,13 @@
 /* linux-libc-dev 6.1 predates tcx (6.6); the running kernel has it. */
 #ifndef BPF_TCX_INGRESS
 #define BPF_TCX_INGRESS 46
-#define BPF_TCX_EGRESS	47
+#define BPF_TCX_EGRESS 47
 #endif
 #define LINK_TYPE_XDP 6
 #define LINK_TYPE_TCX 11
 
 #define BPFFS_DEFAULT "/sys/fs/bpf"
-#define LINKS_DIR     "links"
+#define LINKS_DIR "links"
 
 enum hook_id { HOOK_TC_INGRESS, HOOK_TC_EGRESS, HOOK_XDP, HOOK_MAX };
 
@@ -144,9 +144,11 @@ static int join_outer_mntns(char err[ERR_LEN])
 		int e = errno;
 
 		close(fd);
-		return fail(err, e, "bpffs is not mounted in this mount namespace (ip netns exec?) "
-				    "and joining the outer one failed: %s; run svcbpf under "
-				    "'nsenter --net=/run/netns/NAME' instead", strerror(e));
+		return fail(err, e,
+			    "bpffs is not mounted in this mount namespace (ip netns exec?) "
+			    "and joining the outer one failed: %s; run svcbpf under "
+			    "'nsenter --net=/run/netns/NAME' instead",
+			    strerror(e));
 	}
 	close(fd);
 	if (cwd[0] && chdir(cwd))
@@ -187,8 +189,7 @@ int bpffs_prepare(const char *pin_dir, bool create, char err[ERR_LEN])
 	return 0;
 }
 
-static int pin_path(char out[PATH_MAX], const char *pin_dir, const char *ifname,
-		    const char *hook)
+static int pin_path(char out[PATH_MAX], const char *pin_dir, const char *ifname, const char *hook)
 {
 	int n;
 
@@ -286,8 +287,10 @@ static int attach_hook(const char *pin_dir, const char *ifname, unsigned int ifi
 	if (fd < 0) {
 		ret = -errno;
 		if (hook == HOOK_XDP && ret == -EBUSY)
-			return fail(err, ret, "cannot attach XDP to %s: another XDP program is "
-					      "attached", ifname);
+			return fail(err, ret,
+				    "cannot attach XDP to %s: another XDP program is "
+				    "attached",
+				    ifname);
 		return fail(err, ret, "cannot attach %s to %s: %s", hook_names[hook], ifname,
 			    strerror(-ret));
 	}
@@ -321,7 +324,8 @@ int dp_load(const char *pin_dir, char *const *ifnames, int n, const struct load_
 			return fail(err, EINVAL, "invalid interface name '%s'", ifnames[i]);
 		ifindex[i] = if_nametoindex(ifnames[i]);
 		if (!ifindex[i])
-			return fail(err, ENODEV, "cannot load on %s: no such interface", ifnames[i]);
+			return fail(err, ENODEV, "cannot load on %s: no such interface",
+				    ifnames[i]);
 	}
 
 	ret = bpffs_prepare(pin_dir, true, err);
@@ -416,8 +420,8 @@ static int list_ifaces(const char *pin_dir, char (**out)[IF_NAMESIZE], int *n)
 		if (de->d_name[0] == '.' || strlen(de->d_name) >= IF_NAMESIZE)
 			continue;
 		if (*n == cap) {
-			char(*nb)[IF_NAMESIZE] = realloc(*out, (size_t)(cap = cap * 2 + 4) *
-								  IF_NAMESIZE);
+			char(*nb)[IF_NAMESIZE] =
+				realloc(*out, (size_t)(cap = cap * 2 + 4) * IF_NAMESIZE);
 
 			if (!nb) {
 				closedir(d);
@@ -435,7 +439,7 @@ int dp_unload(const char *pin_dir, char *const *ifnames, int n, char err[ERR_LEN
 {
 	static const char *const maps[] = { SVCBPF_MAP_SVC, SVCBPF_MAP_BE, SVCBPF_MAP_SLOT,
 					    SVCBPF_MAP_CT, SVCBPF_MAP_CNT };
-	char (*loaded)[IF_NAMESIZE] = NULL;
+	char(*loaded)[IF_NAMESIZE] = NULL;
 	char path[PATH_MAX];
 	int nloaded, ret;
 
@@ -492,12 +496,13 @@ static const char *xdp_mode(unsigned int ifindex)
 	if (bpf_xdp_query((int)ifindex, 0, &q))
 		return "xdp";
 	return q.attach_mode == XDP_ATTACHED_DRV ? "xdp-native" :
-	       q.attach_mode == XDP_ATTACHED_SKB ? "xdp-generic" : "xdp";
+	       q.attach_mode == XDP_ATTACHED_SKB ? "xdp-generic" :
+						   "xdp";
 }
 
 int dp_list_hooks(const char *pin_dir, struct hook_info **out, int *n)
 {
-	char (*ifs)[IF_NAMESIZE] = NULL;
+	char(*ifs)[IF_NAMESIZE] = NULL;
 	int nifs, ret, cap;
 
 	*out = NULL;
@@ -533,8 +538,9 @@ int dp_list_hooks(const char *pin_dir, struct hook_info **out, int *n)
 				hi->ifindex = info.xdp.ifindex;
 			}
 			close(fd);
-			hi->mode = !hi->ifindex ? "detached" :
-				   h == HOOK_XDP ? xdp_mode(hi->ifindex) : "tcx";
+			hi->mode = !hi->ifindex	 ? "detached" :
+				   h == HOOK_XDP ? xdp_mode(hi->ifindex) :
+						   "tcx";
 			pfd = hi->prog_id ? bpf_prog_get_fd_by_id(hi->prog_id) : -1;
 			if (pfd >= 0 && !bpf_obj_get_info_by_fd(pfd, &pinfo, &plen)) {
 				snprintf(hi->prog_name, sizeof(hi->prog_name), "%s", pinfo.name);

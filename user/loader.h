@@ -48,14 +48,14 @@ int dp_load(const char *pin_dir, char *const *ifnames, int n, const struct load_
 int dp_unload(const char *pin_dir, char *const *ifnames, int n, char err[ERR_LEN]);
 
 struct hook_info {
-	char ifname[IF_NAMESIZE];  /* the pin's name */
-	char hook[16];		   /* tc_ingress, tc_egress, xdp */
-	const char *mode;	   /* tcx, xdp-native, xdp-generic, detached */
-	uint32_t ifindex;	   /* 0 when the device is gone */
+	char ifname[IF_NAMESIZE]; /* the pin's name */
+	char hook[16]; /* tc_ingress, tc_egress, xdp */
+	const char *mode; /* tcx, xdp-native, xdp-generic, detached */
+	uint32_t ifindex; /* 0 when the device is gone */
 	uint32_t link_id;
 	uint32_t prog_id;
 	char prog_name[16];
-	uint64_t run_cnt;	   /* with kernel.bpf_stats_enabled */
+	uint64_t run_cnt; /* with kernel.bpf_stats_enabled */
 	uint64_t run_time_ns;
 };
 

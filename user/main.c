@@ -25,7 +25,7 @@
 #define SVCBPF_VERSION "0.1.0"
 #endif
 
-#define LOCK_FILE	"lock"
+#define LOCK_FILE "lock"
 #define LOCK_TIMEOUT_MS 30000
 
 struct cli_ctx cli;
@@ -161,14 +161,14 @@ static int check_capacity(struct store *s, const struct dp_maps *m, const struct
 		return 0;
 	cap = map_capacity(m->svc);
 	if (nsvc > cap) {
-		p_err("cannot %s %s: service map full (%u entries; raise --max-services)", verb, buf,
-		      cap);
+		p_err("cannot %s %s: service map full (%u entries; raise --max-services)", verb,
+		      buf, cap);
 		return -E2BIG;
 	}
 	cap = map_capacity(m->be);
 	if (nbe > cap) {
-		p_err("cannot %s %s: backend map full (%u entries; raise --max-backends)", verb, buf,
-		      cap);
+		p_err("cannot %s %s: backend map full (%u entries; raise --max-backends)", verb,
+		      buf, cap);
 		return -E2BIG;
 	}
 	return 0;
@@ -275,9 +275,9 @@ static int do_version(int argc, char **argv)
 }
 
 static const struct cmd main_cmds[] = {
-	{ "load", do_load },	   { "unload", do_unload }, { "svc", do_svc },
-	{ "service", do_svc },	   { "backend", do_backend }, { "status", do_status },
-	{ "sync", do_sync },	   { "help", do_help },	    { "version", do_version },
+	{ "load", do_load },   { "unload", do_unload },	  { "svc", do_svc },
+	{ "service", do_svc }, { "backend", do_backend }, { "status", do_status },
+	{ "sync", do_sync },   { "help", do_help },	  { "version", do_version },
 	{ NULL, NULL },
 };
 
@@ -290,7 +290,7 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name)
 		return argv[*i] + len + 1;
 	if (strcmp(argv[*i], name))
 		return NULL;
-	if (*i + 1 >= argc)
+	if (*i + 1 >= argc || !argv[*i + 1])
 		return "";
 	return argv[++*i];
 }
@@ -303,7 +303,7 @@ static int parse_global(int *argc, char **argv, bool *json, bool *help)
 {
 	int out = 0;
 
-	for (int i = 0; i < *argc; i++) {
+	for (int i = 0; i < *argc && argv[i]; i++) {
 		const char *v;
 
 		if (!strcmp(argv[i], "--")) {
@@ -348,8 +348,7 @@ int main(int argc, char **argv)
 	int ret;
 
 	cli.pin_dir = (env = getenv("SVCBPF_PIN_DIR")) && *env ? env : SVCBPF_PIN_DIR_DEFAULT;
-	cli.state_dir = (env = getenv("SVCBPF_STATE_DIR")) && *env ? env :
-								     SVCBPF_STATE_DIR_DEFAULT;
+	cli.state_dir = (env = getenv("SVCBPF_STATE_DIR")) && *env ? env : SVCBPF_STATE_DIR_DEFAULT;
 	argc--;
 	argv++;
 	/* JSON errors need to know the format before parsing anything else. */

@@ -326,7 +326,8 @@ int dp_sync_all(const struct dp_maps *m, const struct model *md, char err[ERR_LE
 	struct svc_key *sk = map_keys(m->svc, sizeof(*sk), &nkeys);
 
 	for (size_t i = 0; sk && i < nkeys; i++) {
-		struct l4addr a = { .ip = ntohl(sk[i].vip), .port = ntohs(sk[i].port),
+		struct l4addr a = { .ip = ntohl(sk[i].vip),
+				    .port = ntohs(sk[i].port),
 				    .proto = sk[i].proto };
 
 		if (!bsearch(&a, md->svc, md->n, sizeof(*md->svc), cmp_svc))

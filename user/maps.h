@@ -21,7 +21,10 @@ struct dp_maps {
 	int svc, be, slot, ct, cnt;
 };
 
-#define DP_MAPS_CLOSED { -1, -1, -1, -1, -1 }
+#define DP_MAPS_CLOSED             \
+	{                          \
+		-1, -1, -1, -1, -1 \
+	}
 
 /* Open the maps pinned under @pin_dir: -ENOENT when svcbpf is not loaded. */
 int maps_open(const char *pin_dir, struct dp_maps *m);

@@ -12,7 +12,7 @@
 
 enum out_type {
 	PRINT_ANY,
-	PRINT_FP,   /* plain output only */
+	PRINT_FP, /* plain output only */
 	PRINT_JSON, /* JSON output only */
 };
 

@@ -11,7 +11,7 @@
 #include "store.h"
 
 #define STORE_SCHEMA_VERSION 1
-#define STORE_BUSY_MS	     10000
+#define STORE_BUSY_MS 10000
 
 struct store {
 	sqlite3 *db;
@@ -107,8 +107,8 @@ int store_open(const char *dir, struct store **out, char err[ERR_LEN])
 		goto fail;
 	}
 	if (version < STORE_SCHEMA_VERSION &&
-	    (exec(s, "BEGIN IMMEDIATE") || exec(s, schema) ||
-	     exec(s, "PRAGMA user_version = 1") || exec(s, "COMMIT"))) {
+	    (exec(s, "BEGIN IMMEDIATE") || exec(s, schema) || exec(s, "PRAGMA user_version = 1") ||
+	     exec(s, "COMMIT"))) {
 		snprintf(err, ERR_LEN, "cannot initialise store %s: %s", path,
 			 sqlite3_errmsg(s->db));
 		goto fail;
@@ -174,8 +174,8 @@ static int run(struct store *s, const char *sql, int nargs, const int64_t *args)
 static int64_t svc_id(struct store *s, const struct l4addr *svc)
 {
 	int64_t args[] = { svc->ip, svc->port, svc->proto };
-	sqlite3_stmt *st = prep(s, "SELECT id FROM service WHERE vip=? AND port=? AND proto=?",
-				3, args);
+	sqlite3_stmt *st =
+		prep(s, "SELECT id FROM service WHERE vip=? AND port=? AND proto=?", 3, args);
 	int64_t id;
 	int rc;
 
@@ -192,14 +192,16 @@ int store_svc_set(struct store *s, const struct l4addr *svc, const struct l4addr
 	int64_t args[3] = { svc->ip, svc->port, svc->proto };
 	int64_t id;
 
-	if (run(s, "INSERT OR IGNORE INTO service (vip, port, proto) VALUES (?, ?, ?)", 3, args) < 0)
+	if (run(s, "INSERT OR IGNORE INTO service (vip, port, proto) VALUES (?, ?, ?)", 3, args) <
+	    0)
 		return -EIO;
 	id = svc_id(s, svc);
 	if (id <= 0)
 		return -EIO;
 
 	/* Keep the rows (and ids) of backends that stay; drop the others. */
-	if (run(s, "CREATE TEMP TABLE IF NOT EXISTS want (ip INTEGER, port INTEGER)", 0, NULL) < 0 ||
+	if (run(s, "CREATE TEMP TABLE IF NOT EXISTS want (ip INTEGER, port INTEGER)", 0, NULL) <
+		    0 ||
 	    run(s, "DELETE FROM temp.want", 0, NULL) < 0)
 		return -EIO;
 	for (size_t i = 0; i < n; i++) {
@@ -267,8 +269,10 @@ int store_be_del(struct store *s, const struct l4addr *svc, const struct l4addr 
 /* Fill @r's backends from the store. */
 static int load_backends(struct store *s, struct svc_rec *r)
 {
-	sqlite3_stmt *st = prep(s, "SELECT id, ip, port, weight, state FROM backend "
-				   "WHERE service_id = ? ORDER BY id", 1, &r->id);
+	sqlite3_stmt *st = prep(s,
+				"SELECT id, ip, port, weight, state FROM backend "
+				"WHERE service_id = ? ORDER BY id",
+				1, &r->id);
 	size_t cap = 0;
 	int rc;
 
@@ -313,8 +317,10 @@ static void row_to_svc(sqlite3_stmt *st, struct svc_rec *r)
 
 int store_load(struct store *s, struct model *m)
 {
-	sqlite3_stmt *st = prep(s, "SELECT id, vip, port, proto FROM service "
-				   "ORDER BY vip, port, proto", 0, NULL);
+	sqlite3_stmt *st = prep(s,
+				"SELECT id, vip, port, proto FROM service "
+				"ORDER BY vip, port, proto",
+				0, NULL);
 	size_t cap = 0;
 	int rc, err = 0;
 
@@ -349,8 +355,10 @@ int store_load(struct store *s, struct model *m)
 int store_load_svc(struct store *s, const struct l4addr *svc, struct svc_rec *out)
 {
 	int64_t args[] = { svc->ip, svc->port, svc->proto };
-	sqlite3_stmt *st = prep(s, "SELECT id, vip, port, proto FROM service "
-				   "WHERE vip=? AND port=? AND proto=?", 3, args);
+	sqlite3_stmt *st = prep(s,
+				"SELECT id, vip, port, proto FROM service "
+				"WHERE vip=? AND port=? AND proto=?",
+				3, args);
 	int rc;
 
 	if (!st)
@@ -369,11 +377,12 @@ int store_load_svc(struct store *s, const struct l4addr *svc, struct svc_rec *ou
 
 int store_counts(struct store *s, size_t *nsvc, size_t *nbe, size_t *max_per_svc)
 {
-	sqlite3_stmt *st = prep(s,
-				"SELECT (SELECT count(*) FROM service), (SELECT count(*) FROM backend),"
-				" (SELECT coalesce(max(c), 0) FROM (SELECT count(*) AS c FROM backend"
-				" GROUP BY service_id))",
-				0, NULL);
+	sqlite3_stmt *st =
+		prep(s,
+		     "SELECT (SELECT count(*) FROM service), (SELECT count(*) FROM backend),"
+		     " (SELECT coalesce(max(c), 0) FROM (SELECT count(*) AS c FROM backend"
+		     " GROUP BY service_id))",
+		     0, NULL);
 	int rc;
 
 	if (!st)

@@ -25,12 +25,12 @@ struct pkt_spec {
 	uint32_t saddr, daddr; /* host order */
 	uint16_t sport, dport;
 	uint8_t proto;
-	uint8_t opt_words;   /* IPv4 option words (IHL = 5 + opt_words) */
-	uint16_t frag;	     /* frag_off field, host order (IP_MF | offset) */
-	uint16_t payload;    /* payload bytes */
-	uint8_t tcp_flags;   /* default SYN */
-	bool udp_no_csum;    /* UDP checksum 0 */
-	bool l4_seed;	     /* L4 field holds the pseudo-header seed (CHECKSUM_PARTIAL) */
+	uint8_t opt_words; /* IPv4 option words (IHL = 5 + opt_words) */
+	uint16_t frag; /* frag_off field, host order (IP_MF | offset) */
+	uint16_t payload; /* payload bytes */
+	uint8_t tcp_flags; /* default SYN */
+	bool udp_no_csum; /* UDP checksum 0 */
+	bool l4_seed; /* L4 field holds the pseudo-header seed (CHECKSUM_PARTIAL) */
 };
 
 static inline uint32_t csum_add_bytes(uint32_t sum, const void *p, size_t len)

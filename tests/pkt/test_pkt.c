@@ -25,9 +25,9 @@
 #include "svcbpf.bpf.skel.h"
 #include "svcbpf.h"
 
-#define CLIENT	  0x0af40005 /* 10.244.0.5 */
-#define VIP_TCP	  0x0a600032 /* 10.96.0.50 */
-#define VIP_UDP	  0x0a60000a /* 10.96.0.10 */
+#define CLIENT 0x0af40005 /* 10.244.0.5 */
+#define VIP_TCP 0x0a600032 /* 10.96.0.50 */
+#define VIP_UDP 0x0a60000a /* 10.96.0.10 */
 #define VIP_EMPTY 0x0a600063 /* 10.96.0.99: no backends */
 
 static struct svcbpf_bpf *skel;
@@ -167,22 +167,34 @@ static void check_untouched(enum prog p, const uint8_t *in, size_t len, int verd
 
 static struct pkt_spec syn(uint16_t sport)
 {
-	return (struct pkt_spec){ .saddr = CLIENT, .daddr = VIP_TCP, .sport = sport, .dport = 80,
-				  .proto = IPPROTO_TCP, .payload = 0 };
+	return (struct pkt_spec){ .saddr = CLIENT,
+				  .daddr = VIP_TCP,
+				  .sport = sport,
+				  .dport = 80,
+				  .proto = IPPROTO_TCP,
+				  .payload = 0 };
 }
 
 static struct pkt_spec dgram(uint16_t sport)
 {
-	return (struct pkt_spec){ .saddr = CLIENT, .daddr = VIP_UDP, .sport = sport, .dport = 53,
-				  .proto = IPPROTO_UDP, .payload = 29 };
+	return (struct pkt_spec){ .saddr = CLIENT,
+				  .daddr = VIP_UDP,
+				  .sport = sport,
+				  .dport = 53,
+				  .proto = IPPROTO_UDP,
+				  .payload = 29 };
 }
 
 static void test_tc_tcp_syn_dnat(void **state)
 {
 	struct pkt_spec s = syn(40000);
 	uint64_t before = counter(SVCBPF_CNT_DNAT_NEW);
-	struct ct_key k = { .saddr = htonl(CLIENT), .daddr = htonl(VIP_TCP), .sport = htons(40000),
-			    .dport = htons(80), .proto = IPPROTO_TCP, .dir = SVCBPF_CT_FWD };
+	struct ct_key k = { .saddr = htonl(CLIENT),
+			    .daddr = htonl(VIP_TCP),
+			    .sport = htons(40000),
+			    .dport = htons(80),
+			    .proto = IPPROTO_TCP,
+			    .dir = SVCBPF_CT_FWD };
 	const struct be_rec *be = mirror_pick(&s, &svc_tcp);
 	struct ct_value v;
 
@@ -193,9 +205,12 @@ static void test_tc_tcp_syn_dnat(void **state)
 	assert_int_equal(v.backend_id, be->id);
 	assert_int_equal(v.svc_id, svc_tcp.id);
 	/* The reverse entry the reply will need. */
-	k = (struct ct_key){ .saddr = htonl(be->addr.ip), .daddr = htonl(CLIENT),
-			     .sport = htons(be->addr.port), .dport = htons(40000),
-			     .proto = IPPROTO_TCP, .dir = SVCBPF_CT_REV };
+	k = (struct ct_key){ .saddr = htonl(be->addr.ip),
+			     .daddr = htonl(CLIENT),
+			     .sport = htons(be->addr.port),
+			     .dport = htons(40000),
+			     .proto = IPPROTO_TCP,
+			     .dir = SVCBPF_CT_REV };
 	assert_int_equal(bpf_map_lookup_elem(maps.ct, &k, &v), 0);
 	assert_int_equal(ntohl(v.addr), VIP_TCP);
 	assert_int_equal(ntohs(v.port), 80);
@@ -222,16 +237,24 @@ static void test_reply_reverse_nat(void **state)
 
 	(void)state;
 	check_nat(TC_IN, &s, true, &be->addr);
-	r = (struct pkt_spec){ .saddr = be->addr.ip, .daddr = CLIENT, .sport = be->addr.port,
-			       .dport = 40001, .proto = IPPROTO_TCP, .tcp_flags = 0x12,
+	r = (struct pkt_spec){ .saddr = be->addr.ip,
+			       .daddr = CLIENT,
+			       .sport = be->addr.port,
+			       .dport = 40001,
+			       .proto = IPPROTO_TCP,
+			       .tcp_flags = 0x12,
 			       .payload = 100 };
 	check_nat(TC_EG, &r, false, &vip);
 	assert_int_equal(counter(SVCBPF_CNT_REVNAT), before + 1);
 
 	s = dgram(6000);
 	check_nat(TC_IN, &s, true, &udp_be[0].addr);
-	r = (struct pkt_spec){ .saddr = udp_be[0].addr.ip, .daddr = CLIENT, .sport = 53,
-			       .dport = 6000, .proto = IPPROTO_UDP, .payload = 5 };
+	r = (struct pkt_spec){ .saddr = udp_be[0].addr.ip,
+			       .daddr = CLIENT,
+			       .sport = 53,
+			       .dport = 6000,
+			       .proto = IPPROTO_UDP,
+			       .payload = 5 };
 	check_nat(TC_EG, &r, false, &vip_udp);
 }
 
@@ -240,8 +263,8 @@ static void test_not_for_a_service(void **state)
 {
 	const struct pkt_spec cases[] = {
 		{ CLIENT, 0x0af4010a, 40000, 8080, IPPROTO_TCP }, /* a pod, directly */
-		{ CLIENT, VIP_TCP, 40000, 81, IPPROTO_TCP },	  /* the VIP, other port */
-		{ CLIENT, VIP_TCP, 40000, 80, IPPROTO_UDP },	  /* the VIP, other protocol */
+		{ CLIENT, VIP_TCP, 40000, 81, IPPROTO_TCP }, /* the VIP, other port */
+		{ CLIENT, VIP_TCP, 40000, 80, IPPROTO_UDP }, /* the VIP, other protocol */
 		{ CLIENT, VIP_UDP, 40000, 53, IPPROTO_TCP },
 		{ 0x0af4010a, CLIENT, 8080, 40000, IPPROTO_TCP }, /* untracked "reply" */
 	};
@@ -473,7 +496,8 @@ static int setup_group(void **state)
 	if (!skel)
 		return -1;
 	/* Private, unpinned maps: tests never touch a real pin dir. */
-	bpf_object__for_each_map(m, skel->obj) bpf_map__set_pin_path(m, NULL);
+	bpf_object__for_each_map(m, skel->obj)
+		bpf_map__set_pin_path(m, NULL);
 	bpf_map__set_max_entries(skel->maps.svcbpf_ct_v1, 4096);
 	if (svcbpf_bpf__load(skel)) {
 		fprintf(stderr, "cannot load the BPF object (root needed)\n");

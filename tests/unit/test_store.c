@@ -203,8 +203,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delete_cascades, open_fresh, close_and_remove),
 		cmocka_unit_test_setup_teardown(test_rollback_changes_nothing, open_fresh,
 						close_and_remove),
-		cmocka_unit_test_setup_teardown(test_ids_never_reused, open_fresh, close_and_remove),
-		cmocka_unit_test_setup_teardown(test_model_is_ordered, open_fresh, close_and_remove),
+		cmocka_unit_test_setup_teardown(test_ids_never_reused, open_fresh,
+						close_and_remove),
+		cmocka_unit_test_setup_teardown(test_model_is_ordered, open_fresh,
+						close_and_remove),
 		cmocka_unit_test(test_corrupt_store_is_refused),
 	};
 
