@@ -41,7 +41,7 @@ SKEL	  := $(BUILD)/svcbpf.bpf.skel.h
 
 UNIT_TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_store
 PKT_TESTS  := $(BUILD)/tests/test_pkt
-E2E_TESTS  := $(wildcard tests/e2e/*.bats)
+E2E_TESTS  := $(wildcard tests/cli/*.bats tests/e2e/*.bats)
 
 all: $(BUILD)/svcbpf
 

@@ -8,7 +8,7 @@ pkgs=(
 	make gcc clang llvm pkg-config
 	libbpf-dev libelf-dev zlib1g-dev bpftool
 	libsqlite3-dev libjansson-dev libcmocka-dev
-	iproute2 ethtool socat curl bats perl python3 procps util-linux kmod
+	iproute2 ethtool socat curl bats jq perl python3 procps util-linux
 )
 
 missing=()

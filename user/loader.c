@@ -402,7 +402,12 @@ out:
 	return ret;
 }
 
-/* Names of the interfaces with pinned links; caller frees. */
+static int cmp_ifname(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* Names of the interfaces with pinned links, sorted; caller frees. */
 static int list_ifaces(const char *pin_dir, char (**out)[IF_NAMESIZE], int *n)
 {
 	char path[PATH_MAX];
@@ -432,6 +437,7 @@ static int list_ifaces(const char *pin_dir, char (**out)[IF_NAMESIZE], int *n)
 		snprintf((*out)[(*n)++], IF_NAMESIZE, "%s", de->d_name);
 	}
 	closedir(d);
+	qsort(*out, (size_t)*n, IF_NAMESIZE, cmp_ifname);
 	return 0;
 }
 

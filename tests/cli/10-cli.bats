@@ -1,0 +1,204 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0
+#
+# The CLI's contract: exit codes (0 ok, 1 failed, 2 usage), one-line errors
+# that name the problem, JSON on request, and bad input that changes neither
+# the store nor the pinned maps. Runs svcbpf in a namespace of its own with
+# one veth pair, a private pin dir and state dir; no traffic is sent.
+
+load ../lib/e2e
+
+setup_file() {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	export CLI_ID="sbcli$$"
+	export CLI_NS="$CLI_ID-node"
+	export CLI_TMP=$(mktemp -d /tmp/svcbpf-cli.XXXXXX)
+	export SVCBPF_PIN_DIR="/sys/fs/bpf/svcbpf-$CLI_ID"
+	export SVCBPF_STATE_DIR="$CLI_TMP/state"
+	ip netns add "$CLI_NS"
+	ip -n "$CLI_NS" link add eth0 type veth peer name eth1
+	ip -n "$CLI_NS" link set eth0 up
+	ip -n "$CLI_NS" link set eth1 up
+}
+
+teardown_file() {
+	[ -n "${CLI_NS:-}" ] || return 0
+	ip netns del "$CLI_NS" 2>/dev/null || true
+	rm -rf "$SVCBPF_PIN_DIR" "$CLI_TMP"
+}
+
+# A failed test must not leave the next one loaded.
+teardown() {
+	nsenter --net="/run/netns/$CLI_NS" "$BATS_TEST_DIRNAME/../../build/svcbpf" unload \
+		>/dev/null 2>&1 || true
+}
+
+# sb ARGS...: svcbpf in the test namespace; sets $status and $output (bats run).
+sb() {
+	run nsenter --net="/run/netns/$CLI_NS" "$BATS_TEST_DIRNAME/../../build/svcbpf" "$@"
+}
+
+# The whole persistent state: the store's rows and every pinned map's entries.
+snapshot() {
+	nsenter --net="/run/netns/$CLI_NS" "$BATS_TEST_DIRNAME/../../build/svcbpf" svc list -o json
+	for m in "$SVCBPF_PIN_DIR"/svcbpf_*; do
+		[ -e "$m" ] && bpftool -j map dump pinned "$m"
+	done
+	true
+}
+
+# bad EXIT PATTERN ARGS...: fails with EXIT, one stderr line matching PATTERN,
+# and leaves the state exactly as it was.
+bad() {
+	local want=$1 pattern=$2 before after
+	shift 2
+	before=$(snapshot)
+	sb "$@"
+	after=$(snapshot)
+	assert_eq "exit code of 'svcbpf $*'" "$want" "$status"
+	assert_eq "lines of output of 'svcbpf $*' ($output)" 1 "${#lines[@]}"
+	assert_match "error of 'svcbpf $*'" "$pattern" "$output"
+	assert_eq "state after 'svcbpf $*'" "$before" "$after"
+}
+
+@test "no arguments, help at every level" {
+	sb
+	assert_eq "exit code without a command" 2 "$status"
+	assert_contains "usage" "Usage: svcbpf" "$output"
+	for words in help "svc help" "backend help" "load help" "--help" "svc --help"; do
+		sb $words
+		assert_eq "exit code of 'svcbpf $words'" 0 "$status"
+		assert_contains "help of '$words'" "Usage:" "$output"
+	done
+}
+
+@test "commands: exact, unique prefix, ambiguous, unknown" {
+	sb svc add 10.96.0.50:80 --backend 10.244.1.10:8080
+	assert_eq "svc add" 0 "$status"
+	sb sv li
+	assert_eq "unique prefixes 'sv li'" 0 "$status"
+	assert_contains "svc list by prefix" "10.96.0.50:80/tcp" "$output"
+	bad 2 "'s' is ambiguous: svc, service, status, sync" s
+	bad 2 "unknown command 'frobnicate'" frobnicate
+	bad 2 "unknown command 'frob'" svc frob
+	sb svc del 10.96.0.50:80
+	assert_eq "svc del" 0 "$status"
+}
+
+@test "svc add: addresses, ports and flags are validated before anything changes" {
+	sb svc add 10.96.0.50:80 --backend 10.244.1.10:8080
+	assert_eq "seed service" 0 "$status"
+	bad 1 "'10.96.0.300' is not an IPv4 address" svc add 10.96.0.300:80 --backend 10.244.1.10:8080
+	bad 1 "missing or bad IPv4 address" svc add :80 --backend 10.244.1.10:8080
+	bad 1 "port 0 out of range" svc add 10.96.0.50:0 --backend 10.244.1.10:8080
+	bad 1 "port 65536 out of range" svc add 10.96.0.50:65536 --backend 10.244.1.10:8080
+	bad 1 "port must be a decimal" svc add 10.96.0.50:0x50 --backend 10.244.1.10:8080
+	bad 1 "port must be a decimal" svc add 10.96.0.50:080 --backend 10.244.1.10:8080
+	bad 1 "is not an IPv4 address" svc add 010.96.0.50:80 --backend 10.244.1.10:8080
+	bad 1 "port must be a decimal" svc add 10.96.0.50:80abc --backend 10.244.1.10:8080
+	bad 1 "unknown protocol 'sctp'" svc add 10.96.0.50:80/sctp --backend 10.244.1.10:8080
+	bad 1 "port must be a decimal" svc add 10.96.0.50:80 --backend 10.244.1.10:-1
+	bad 1 "a backend takes no protocol" svc add 10.96.0.50:80 --backend 10.244.1.10:8080/udp
+	bad 1 "is the service address itself" svc add 10.96.0.50:80 --backend 10.96.0.50:8080
+	bad 1 "not a unicast address" svc add 10.96.0.50:80 --backend 127.0.0.1:8080
+	bad 1 "backend 10.244.2.15:8080 given twice" svc add 10.96.0.50:80 \
+		--backend 10.244.2.15:8080 --backend 10.244.2.15:8080
+	bad 2 "missing VIP:PORT" svc add --backend 10.244.1.10:8080
+	bad 2 "--backend needs IP:PORT" svc add 10.96.0.50:80 --backend
+	bad 2 "unknown option '--bogus'" svc add 10.96.0.50:80 --bogus
+	bad 2 "unexpected argument '10.244.1.10:8080'" svc add 10.96.0.50:80 10.244.1.10:8080
+	bad 2 "unknown output format 'yaml'" svc list -o yaml
+}
+
+@test "svc add replaces the backend set; backend add/del; deleting what is not there fails" {
+	sb svc add 10.96.0.50:80 --backend 10.244.1.10:8080 --backend 10.244.2.15:8080
+	assert_eq "svc add" 0 "$status"
+	sb svc add 10.96.0.50:80 --backend 10.244.1.10:8080 --backend 10.244.2.15:8080
+	assert_eq "the same svc add again (idempotent)" 0 "$status"
+	sb backend add 10.96.0.50:80 10.244.3.20:8080
+	assert_eq "backend add" 0 "$status"
+	bad 1 "already a backend of 10.96.0.50:80/tcp" backend add 10.96.0.50:80 10.244.3.20:8080
+	bad 1 "no service 10.96.0.51:80/tcp" backend add 10.96.0.51:80 10.244.3.20:8080
+	bad 1 "not a backend of 10.96.0.50:80/tcp" backend del 10.96.0.50:80 10.244.9.9:8080
+	bad 1 "no such service" svc del 10.96.0.99:80
+	bad 1 "no such service" svc del 10.96.0.50:80/udp
+	bad 2 "needs VIP:PORT and IP:PORT" backend add 10.96.0.50:80
+	sb svc list -o json
+	run jq -r '[.services[] | select(.port == 80) | .backends[] | "\(.address):\(.port)"] | join(" ")' <<<"$output"
+	assert_eq "backends after add" "10.244.1.10:8080 10.244.2.15:8080 10.244.3.20:8080" "$output"
+	sb svc add 10.96.0.50:80 --backend 10.244.3.20:8080
+	sb svc list -o json
+	run jq -r '[.services[] | select(.port == 80) | .backends[] | .address] | join(" ")' <<<"$output"
+	assert_eq "backends after the set was replaced" "10.244.3.20" "$output"
+	sb svc del 10.96.0.50:80
+	assert_eq "svc del" 0 "$status"
+}
+
+@test "load: bad interface, bad sizes, nothing loaded to unload; pins appear only on success" {
+	bad 1 "nothing is loaded" unload
+	bad 1 "cannot load on eth9: no such interface" load eth9
+	[ ! -e "$SVCBPF_PIN_DIR" ] || e2e_fail "a failed load left $SVCBPF_PIN_DIR"
+	bad 1 "invalid max-services '0'" load eth0 --max-services 0
+	bad 2 "missing interface" load
+	bad 2 "unknown option '--frob'" load eth0 --frob
+	bad 2 "interface eth0 given twice" load eth0 eth0
+	[ ! -e "$SVCBPF_PIN_DIR" ] || e2e_fail "a failed load left $SVCBPF_PIN_DIR"
+}
+
+@test "loaded: map full is refused whole; resize while pinned is refused; unload cleans up" {
+	sb svc add 10.96.0.1:80 --backend 10.244.1.10:8080
+	sb load eth0 --max-services 2 --max-backends 4
+	assert_eq "load with small maps ($output)" 0 "$status"
+	sb svc add 10.96.0.2:80 --backend 10.244.1.10:8080 --backend 10.244.2.15:8080
+	assert_eq "second service fits" 0 "$status"
+	bad 1 "service map full \(2 entries; raise --max-services\)" \
+		svc add 10.96.0.3:80 --backend 10.244.1.10:8080
+	bad 1 "backend map full \(4 entries; raise --max-backends\)" \
+		svc add 10.96.0.2:80 --backend 10.244.1.10:8080 --backend 10.244.2.15:8080 \
+		--backend 10.244.3.20:8080 --backend 10.244.4.25:8080
+	bad 1 "cannot resize --max-services to 8: pinned with 2 entries" load eth0 --max-services 8
+	bad 1 "eth1 is not loaded" unload eth1
+	sb svc list
+	assert_contains "services are programmed" "programmed" "$output"
+	assert_not_contains "no service is out of sync" "out-of-sync" "$output"
+	sb unload
+	assert_eq "unload" 0 "$status"
+	[ ! -e "$SVCBPF_PIN_DIR" ] || e2e_fail "unload left $SVCBPF_PIN_DIR"
+	sb svc del 10.96.0.1:80
+	sb svc del 10.96.0.2:80
+}
+
+@test "two interfaces; unload one keeps the maps, unload the other removes them" {
+	sb load eth0 eth1
+	assert_eq "load two interfaces ($output)" 0 "$status"
+	sb status -o json
+	run jq -r '[.attachments[] | "\(.ifname)/\(.hook)/\(.mode)"] | join(" ")' <<<"$output"
+	assert_eq "attachments" "eth0/tc_ingress/tcx eth0/tc_egress/tcx eth1/tc_ingress/tcx eth1/tc_egress/tcx" "$output"
+	sb unload eth0
+	[ -e "$SVCBPF_PIN_DIR/svcbpf_svc_v1" ] || e2e_fail "unload eth0 removed the maps while eth1 is loaded"
+	sb unload eth1
+	[ ! -e "$SVCBPF_PIN_DIR" ] || e2e_fail "the last unload left $SVCBPF_PIN_DIR"
+}
+
+@test "-o json: reads are JSON, errors are a JSON object" {
+	sb status -o json
+	assert_eq "status exit" 0 "$status"
+	run jq -r '.loaded' <<<"$output"
+	assert_eq "status .loaded when not loaded" false "$output"
+	sb svc del 10.96.0.99:80 -o json
+	assert_eq "exit code" 1 "$status"
+	run jq -r '.error' <<<"$output"
+	assert_match "JSON error" "no such service" "$output"
+	sb -o json version
+	run jq -r '.version' <<<"$output"
+	assert_match "version" "^[0-9]+\.[0-9]+" "$output"
+}
+
+@test "non-root: a clear error, exit 1, nothing changed" {
+	before=$(snapshot)
+	run setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+		"$BATS_TEST_DIRNAME/../../build/svcbpf" svc add 10.96.0.50:80 --backend 10.244.1.10:8080
+	assert_eq "exit code as nobody" 1 "$status"
+	assert_match "error as nobody" "needs root \(or CAP_BPF and CAP_NET_ADMIN\)" "$output"
+	assert_eq "state after a non-root attempt" "$before" "$(snapshot)"
+}
