@@ -269,8 +269,8 @@ int do_status(int argc, char **argv)
 	out_string(PRINT_ANY, "pin_dir", "pin dir:    %s", cli.pin_dir);
 	out_fp("%s\n", loaded ? "" : " (not loaded)");
 	out_string(PRINT_ANY, "state_dir", "state dir:  %s", cli.state_dir);
-	out_uint(PRINT_ANY, "services", " (%lu services, ", nsvc);
-	out_uint(PRINT_ANY, "backends", "%lu backends)\n", nbe);
+	out_uint(PRINT_ANY, "services", nsvc == 1 ? " (%lu service, " : " (%lu services, ", nsvc);
+	out_uint(PRINT_ANY, "backends", nbe == 1 ? "%lu backend)\n" : "%lu backends)\n", nbe);
 
 	if (loaded)
 		dp_list_hooks(cli.pin_dir, &hooks, &nhooks);

@@ -20,12 +20,12 @@ static int svc_help(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	fprintf(stderr,
-		"Usage: svcbpf svc add VIP:PORT[/tcp|udp] --backend IP:PORT [--backend IP:PORT]...\n"
+		"Usage: svcbpf svc add VIP:PORT[/tcp|udp] [--backend IP:PORT]...\n"
 		"       svcbpf svc del VIP:PORT[/tcp|udp]\n"
 		"       svcbpf svc list [-o json]\n"
 		"\n"
 		"'svc add' creates the service, or replaces the backend set of an existing one.\n"
-		"The protocol defaults to tcp.\n");
+		"The protocol defaults to tcp. A service without backends drops its traffic.\n");
 	return EXIT_OK;
 }
 

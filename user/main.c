@@ -245,7 +245,7 @@ static int do_help(int argc, char **argv)
 		"\n"
 		"  svcbpf load IFACE... [--xdp] [--max-services N] [--max-backends N] [--ct-size N]\n"
 		"  svcbpf unload [IFACE...]\n"
-		"  svcbpf svc add VIP:PORT[/tcp|udp] --backend IP:PORT [--backend IP:PORT]...\n"
+		"  svcbpf svc add VIP:PORT[/tcp|udp] [--backend IP:PORT]...\n"
 		"  svcbpf svc del VIP:PORT[/tcp|udp]\n"
 		"  svcbpf svc list\n"
 		"  svcbpf backend add|del VIP:PORT[/tcp|udp] IP:PORT\n"

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# tools/demo.sh - the README quick start, end to end (run by 'make demo' after the build):
+# build the test topology (tools/topo.sh), load svcbpf on the node's eth0, add the seed's
+# service 10.96.0.50:80 -> 10.244.1.10:8080, 10.244.2.15:8080, send requests from the client
+# to the ClusterIP, show which pod answered each, then 'svc list' and 'status', and tear
+# everything down (also on failure or Ctrl-C).
+#
+# Needs root. Environment: SVCBPF (default build/svcbpf), DEMO_REQUESTS (default 10).
+# Nothing touches the machine's /sys/fs/bpf/svcbpf or /var/lib/svcbpf: the run uses its own
+# pin dir /sys/fs/bpf/svcbpf-<run id> and a temporary state dir.
+
+set -uo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+: "${SVCBPF:=$REPO/build/svcbpf}"
+: "${DEMO_REQUESTS:=10}"
+export TOPO_SERVER_SECONDS=${TOPO_SERVER_SECONDS:-300}
+# shellcheck source=topo.sh
+source "$REPO/tools/topo.sh"
+
+VIP=10.96.0.50
+POD1=$(topo_pod_ip 1)
+POD2=$(topo_pod_ip 2)
+
+section() { printf '\n=== %s ===\n' "$*"; }
+die() {
+	printf 'demo: %s\n' "$*" >&2
+	exit 1
+}
+# run ARGS...: svcbpf in the node namespace, echoed first as a user would type it.
+run() {
+	printf '$ svcbpf %s\n' "$*"
+	topo_svcbpf "$@" || die "'svcbpf $*' failed (exit $?)"
+}
+
+[ "$(id -u)" = 0 ] || die "needs root (network namespaces and BPF)"
+[ -x "$SVCBPF" ] || die "no svcbpf binary at $SVCBPF (run make first)"
+((DEMO_REQUESTS >= 1 && DEMO_REQUESTS <= 1000)) || die "DEMO_REQUESTS must be 1..1000"
+
+topo_init || die "cannot set up the run"
+topo_trap
+
+section "Topology (namespaces prefixed $TOPO_ID)"
+topo_create 2 || die "cannot create the topology"
+topo_start_servers || die "the pod servers did not start"
+topo_wait_ready || die "the client cannot reach the pods directly"
+cat <<EOF
+  client  10.244.0.5   --eth0-->  node 10.244.0.1 (svcbpf on eth0)
+  pod1    $POD1  <-- node pod1 10.244.1.1
+  pod2    $POD2  <-- node pod2 10.244.2.1
+  ClusterIP $VIP exists only in svcbpf's maps
+EOF
+
+section "Load svcbpf on the node's eth0"
+run load eth0
+run svc add "$VIP:80" --backend "$POD1:8080" --backend "$POD2:8080"
+
+section "$DEMO_REQUESTS requests from the client to http://$VIP:80/"
+answers=()
+for ((i = 1; i <= DEMO_REQUESTS; i++)); do
+	if out=$(topo_client curl -sS --max-time 2 "http://$VIP:80/" 2>&1); then
+		read -r pod ip _ <<<"$out"
+		printf '  request %2d -> %s (%s)\n' "$i" "$pod" "$ip"
+		answers+=("$pod ($ip)")
+	else
+		printf '  request %2d -> FAILED: %s\n' "$i" "$out"
+		answers+=("no answer")
+	fi
+done
+
+section "Answers per pod"
+printf '%s\n' "${answers[@]}" | sort | uniq -c | awk '{c = $1; sub(/^ *[0-9]+ /, ""); printf "  %-24s %d\n", $0, c}'
+
+section "svcbpf svc list"
+run svc list
+
+section "svcbpf status"
+run status
+
+section "Teardown"
+topo_teardown
+trap - EXIT INT TERM
+echo "  namespaces and pins of $TOPO_ID removed"
+failed=$(printf '%s\n' "${answers[@]}" | grep -c '^no answer' || true)
+if ((failed > 0)); then
+	echo "demo: $failed of $DEMO_REQUESTS requests got no answer" >&2
+	exit 1
+fi
