@@ -506,6 +506,21 @@ static const char *xdp_mode(unsigned int ifindex)
 						   "xdp";
 }
 
+/* The kernel keeps 15 characters of a program's name: give ours in full. */
+static void full_prog_name(char out[32], const char *kname)
+{
+	static const char *const ours[] = { "svcbpf_tc_ingress", "svcbpf_tc_egress",
+					    "svcbpf_xdp_ingress" };
+
+	for (size_t i = 0; i < sizeof(ours) / sizeof(ours[0]); i++) {
+		if (kname[0] && !strncmp(ours[i], kname, strlen(kname))) {
+			snprintf(out, 32, "%s", ours[i]);
+			return;
+		}
+	}
+	snprintf(out, 32, "%s", kname);
+}
+
 int dp_list_hooks(const char *pin_dir, struct hook_info **out, int *n)
 {
 	char(*ifs)[IF_NAMESIZE] = NULL;
@@ -549,7 +564,7 @@ int dp_list_hooks(const char *pin_dir, struct hook_info **out, int *n)
 						   "tcx";
 			pfd = hi->prog_id ? bpf_prog_get_fd_by_id(hi->prog_id) : -1;
 			if (pfd >= 0 && !bpf_obj_get_info_by_fd(pfd, &pinfo, &plen)) {
-				snprintf(hi->prog_name, sizeof(hi->prog_name), "%s", pinfo.name);
+				full_prog_name(hi->prog_name, pinfo.name);
 				hi->run_cnt = pinfo.run_cnt;
 				hi->run_time_ns = pinfo.run_time_ns;
 			}

@@ -54,7 +54,7 @@ struct hook_info {
 	uint32_t ifindex; /* 0 when the device is gone */
 	uint32_t link_id;
 	uint32_t prog_id;
-	char prog_name[16];
+	char prog_name[32];
 	uint64_t run_cnt; /* with kernel.bpf_stats_enabled */
 	uint64_t run_time_ns;
 };

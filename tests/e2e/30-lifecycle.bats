@@ -70,22 +70,15 @@ pins_state() {
 	assert_eq "svc list after the upgrade load" "$before" "$SB_OUT"
 }
 
+# The programs replaced under the flow: 'load eth0' again.
+reload_programs() {
+	E2E_CHANGE="load eth0"
+	sb_ok load eth0
+}
+
 @test "lifecycle: an established connection survives an upgrade load on its backend" {
-	local out pid go=$BATS_TEST_TMPDIR/go log=$BATS_TEST_TMPDIR/keepalive
-	sb_ok load eth0
-	add_http_service
 	# One HTTP/1.1 connection: a request before the reload, one after (on the same flow).
-	topo_client "$PYTHON" "$TOPO_PODSERVER" keepalive "$E2E_VIP_HTTP" 80 --wait-file "$go" \
-		--wait-seconds 20 >"$log" 2>&1 3>&- &
-	pid=$!
-	topo_poll 10 grep -q '^first=' "$log" ||
-		e2e_fail "keepalive client got no first answer: $(cat "$log")"
-	sb_ok load eth0
-	touch "$go"
-	wait "$pid" || true
-	out=$(tr '\n' ' ' <"$log")
-	assert_match "one connection, one request before and one after 'load eth0' again" \
-		'^first=(pod[0-9]+) second=\1 $' "$out"
+	keepalive_across reload_programs
 }
 
 @test "lifecycle: load --xdp over a tc load, then tc again, switches the mode and keeps serving" {
