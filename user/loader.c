@@ -437,7 +437,8 @@ static int list_ifaces(const char *pin_dir, char (**out)[IF_NAMESIZE], int *n)
 		snprintf((*out)[(*n)++], IF_NAMESIZE, "%s", de->d_name);
 	}
 	closedir(d);
-	qsort(*out, (size_t)*n, IF_NAMESIZE, cmp_ifname);
+	if (*n)
+		qsort(*out, (size_t)*n, IF_NAMESIZE, cmp_ifname);
 	return 0;
 }
 
