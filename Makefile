@@ -83,6 +83,24 @@ $(BUILD)/tests/test_pkt: tests/pkt/test_pkt.c tests/pkt/pkt.h $(BUILD)/libsvcbpf
 
 tests: $(UNIT_TESTS) $(PKT_TESTS)
 
+# Benchmark tools: the parse-and-pass floor program and the per-packet runner.
+$(BUILD)/floor.bpf.o: bench/floor.bpf.c $(BPF_HDRS) | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -Ibpf -c $< -o $@.tmp
+	$(Q)$(LLVM_STRIP) -g $@.tmp -o $@
+	$(Q)rm -f $@.tmp
+
+$(BUILD)/floor.bpf.skel.h: $(BUILD)/floor.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name floor_bpf > $@
+
+$(BUILD)/pktbench: bench/pktbench.c tests/pkt/pkt.h $(BUILD)/libsvcbpf.a $(SKEL) \
+		   $(BUILD)/floor.bpf.skel.h
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/pkt bench/pktbench.c $(BUILD)/libsvcbpf.a $(LDLIBS) -o $@
+
+bench-tools: all $(BUILD)/pktbench
+
 deps:
 	$(Q)tools/deps.sh
 
@@ -97,7 +115,7 @@ demo: deps
 
 check: $(SKEL)
 	$(Q)clang-format --dry-run --Werror bpf/*.c bpf/*.h user/*.c user/*.h include/*.h \
-		tests/unit/*.c tests/pkt/*.c tests/pkt/*.h
+		tests/unit/*.c tests/pkt/*.c tests/pkt/*.h bench/*.c
 	$(Q)for f in $(LIB_SRCS) user/main.c; do \
 		$(CLANG) --analyze -Xanalyzer -analyzer-werror -std=gnu11 -Iinclude -Iuser \
 			-I$(BUILD) $$f -o /dev/null $(if $(ANALYZE_SKEL),,$(ANALYZE_NO_SKEL_LEAK)) \
@@ -112,4 +130,4 @@ ANALYZE_NO_SKEL_LEAK = $$(case $$f in user/loader.c) \
 clean:
 	$(Q)rm -rf $(BUILD)
 
-.PHONY: all tests deps test demo check clean
+.PHONY: all tests bench-tools deps test demo check clean

@@ -118,7 +118,7 @@ static __always_inline void ct4_create(const struct pkt4 *p, const struct svc_va
 static __always_inline int lb4_select(const struct pkt4 *p, const struct svc_value *svc,
 				      struct nat4 *nat)
 {
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = bpf_ktime_get_coarse_ns();
 	struct backend_value *be;
 	struct slot_key sk;
 	__u32 *be_id;
@@ -159,7 +159,7 @@ static __always_inline bool lb4_lookup_reply(const struct pkt4 *p, struct nat4 *
 	ct = bpf_map_lookup_elem(&svcbpf_ct_v1, &key);
 	if (!ct)
 		return false;
-	ct4_touch(ct, bpf_ktime_get_ns());
+	ct4_touch(ct, bpf_ktime_get_coarse_ns());
 	nat->addr = ct->addr;
 	nat->port = ct->port;
 	nat->event = SVCBPF_CNT_REVNAT;

@@ -101,7 +101,7 @@ struct ct_value {
 	__u16 pad;
 	__u32 backend_id;
 	__u32 svc_id;
-	__u64 last_seen; /* bpf_ktime_get_ns(), refreshed at most once a second */
+	__u64 last_seen; /* bpf_ktime_get_coarse_ns(), refreshed at most once a second */
 };
 
 /* Per-CPU counters, one per event or reason (the array index). */

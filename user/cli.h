@@ -9,6 +9,7 @@
 #define SVCBPF_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "addr.h"
 #include "maps.h"
@@ -44,13 +45,45 @@ bool require_privileges(void);
 /* The maps when svcbpf is loaded: 0, -ENOENT (not loaded), or -errno (reported). */
 int cli_open_maps(struct dp_maps *m);
 
+enum change_op {
+	CHANGE_SVC_SET, /* create, or replace the backend set */
+	CHANGE_SVC_DEL,
+	CHANGE_BE_ADD,
+	CHANGE_BE_DEL,
+};
+
+/* One parsed, validated change to the desired state. */
+struct change {
+	enum change_op op;
+	struct l4addr svc;
+	struct l4addr *be; /* SVC_SET: the set; BE_*: one */
+	size_t nbe;
+	char where[64]; /* "FILE:LINE: " in a batch, for error messages */
+};
+
+struct change_list {
+	struct change *c;
+	size_t n, cap;
+};
+
 /*
- * The change path for one service: lock, open the store, run @change in a
- * transaction, check it fits the maps, commit, then reconcile @svc's maps.
- * @change returns 0 or a negative errno after reporting with p_err().
+ * The change path: lock, run @c[0..n) in one store transaction, check it
+ * fits the maps, commit, then reconcile the touched services' maps. @what
+ * names it in errors ("add 10.96.0.50:80/tcp"). While a batch is parsed
+ * (change_collect()), the changes are moved into its list instead.
  */
-typedef int (*change_fn)(struct store *s, const struct l4addr *svc, void *arg);
-int cli_change_service(const struct l4addr *svc, const char *verb, change_fn change, void *arg);
+int cli_apply(struct change *c, size_t n, const char *what);
+
+/* What the last cli_apply() spent: the store transaction, then the maps. */
+struct apply_stats {
+	uint64_t store_us;
+	uint64_t maps_us;
+};
+extern struct apply_stats apply_stats;
+void change_free(struct change *c);
+void change_collect(struct change_list *into); /* NULL: apply again */
+bool change_collecting(void);
+void change_list_free(struct change_list *l);
 
 /* Open the store read-only use (no lock); reports errors. */
 int cli_open_store(struct store **s);
@@ -61,5 +94,6 @@ int do_load(int argc, char **argv);
 int do_unload(int argc, char **argv);
 int do_status(int argc, char **argv);
 int do_sync(int argc, char **argv);
+int do_batch(int argc, char **argv);
 
 #endif /* SVCBPF_CLI_H */

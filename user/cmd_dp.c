@@ -245,7 +245,7 @@ int do_status(int argc, char **argv)
 {
 	struct dp_maps m = DP_MAPS_CLOSED;
 	struct hook_info *hooks = NULL;
-	size_t nsvc = 0, nbe = 0, per;
+	size_t nsvc = 0, nbe = 0;
 	struct store *s = NULL;
 	int nhooks = 0, ret;
 	bool loaded;
@@ -258,7 +258,7 @@ int do_status(int argc, char **argv)
 	if (ret && ret != -ENOENT)
 		return EXIT_FAIL;
 	loaded = !ret;
-	if (cli_open_store(&s) || store_counts(s, &nsvc, &nbe, &per)) {
+	if (cli_open_store(&s) || store_counts(s, &nsvc, &nbe)) {
 		store_close(s);
 		maps_close(&m);
 		return EXIT_FAIL;

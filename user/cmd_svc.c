@@ -10,11 +10,6 @@
 #include "output.h"
 #include "svcbpf.h"
 
-struct be_list {
-	struct l4addr *be;
-	size_t n;
-};
-
 static int svc_help(int argc, char **argv)
 {
 	(void)argc;
@@ -72,28 +67,16 @@ static int get_backend(const char *arg, const struct l4addr *svc, struct l4addr 
 	return 0;
 }
 
-static int set_backends(struct store *s, const struct l4addr *svc, void *arg)
-{
-	const struct be_list *l = arg;
-	char buf[ADDR_STR_LEN];
-
-	if (store_svc_set(s, svc, l->be, l->n)) {
-		p_err("cannot add %s: %s", fmt_l4addr(buf, svc, true), store_errmsg(s));
-		return -EIO;
-	}
-	return 0;
-}
-
 static int do_svc_add(int argc, char **argv)
 {
+	struct change c = { .op = CHANGE_SVC_SET };
 	const char *svc_arg = NULL, **args;
-	struct be_list l = { 0 };
-	struct l4addr svc;
+	char what[ADDR_STR_LEN + 8], buf[ADDR_STR_LEN];
 	int ret = EXIT_FAIL;
 
 	args = calloc((size_t)argc + 1, sizeof(*args));
-	l.be = calloc((size_t)argc + 1, sizeof(*l.be));
-	if (!args || !l.be) {
+	c.be = calloc((size_t)argc + 1, sizeof(*c.be));
+	if (!args || !c.be) {
 		p_err("out of memory");
 		goto out;
 	}
@@ -103,9 +86,9 @@ static int do_svc_add(int argc, char **argv)
 				ret = usage_err("%s needs IP:PORT", argv[i]);
 				goto out;
 			}
-			args[l.n++] = argv[++i];
+			args[c.nbe++] = argv[++i];
 		} else if (!strncmp(argv[i], "--backend=", 10)) {
-			args[l.n++] = argv[i] + 10;
+			args[c.nbe++] = argv[i] + 10;
 		} else if (argv[i][0] == '-') {
 			ret = usage_err("svc add: unknown option '%s'", argv[i]);
 			goto out;
@@ -122,56 +105,46 @@ static int do_svc_add(int argc, char **argv)
 		ret = usage_err("svc add: missing VIP:PORT");
 		goto out;
 	}
-	if (get_svc(svc_arg, &svc))
+	if (get_svc(svc_arg, &c.svc))
 		goto out;
-	if (l.n > SVCBPF_MAX_SVC_BACKENDS) {
-		p_err("cannot add %s: %zu backends, at most %d", svc_arg, l.n,
+	if (c.nbe > SVCBPF_MAX_SVC_BACKENDS) {
+		p_err("cannot add %s: %zu backends, at most %d", svc_arg, c.nbe,
 		      SVCBPF_MAX_SVC_BACKENDS);
 		goto out;
 	}
 	/* Backends are checked once the service (and its protocol) is known. */
-	for (size_t k = 0; k < l.n; k++) {
-		if (get_backend(args[k], &svc, &l.be[k]))
+	for (size_t k = 0; k < c.nbe; k++) {
+		if (get_backend(args[k], &c.svc, &c.be[k]))
 			goto out;
 		for (size_t j = 0; j < k; j++) {
-			if (l.be[j].ip == l.be[k].ip && l.be[j].port == l.be[k].port) {
+			if (c.be[j].ip == c.be[k].ip && c.be[j].port == c.be[k].port) {
 				p_err("backend %s given twice", args[k]);
 				goto out;
 			}
 		}
 	}
-	ret = cli_change_service(&svc, "add", set_backends, &l);
+	snprintf(what, sizeof(what), "add %s", fmt_l4addr(buf, &c.svc, true));
+	ret = cli_apply(&c, 1, what);
 out:
 	free(args);
-	free(l.be);
-	return ret;
-}
-
-static int del_service(struct store *s, const struct l4addr *svc, void *arg)
-{
-	char buf[ADDR_STR_LEN];
-	int ret = store_svc_del(s, svc);
-
-	(void)arg;
-	if (ret == -ENOENT)
-		p_err("cannot delete %s: no such service", fmt_l4addr(buf, svc, true));
-	else if (ret)
-		p_err("cannot delete %s: %s", fmt_l4addr(buf, svc, true), store_errmsg(s));
+	change_free(&c);
 	return ret;
 }
 
 static int do_svc_del(int argc, char **argv)
 {
-	struct l4addr svc;
+	struct change c = { .op = CHANGE_SVC_DEL };
+	char what[ADDR_STR_LEN + 8], buf[ADDR_STR_LEN];
 
 	if (argc != 1)
 		return usage_err(argc ? "svc del: too many arguments" :
 					"svc del: missing VIP:PORT");
 	if (argv[0][0] == '-')
 		return usage_err("svc del: unknown option '%s'", argv[0]);
-	if (get_svc(argv[0], &svc))
+	if (get_svc(argv[0], &c.svc))
 		return EXIT_FAIL;
-	return cli_change_service(&svc, "delete", del_service, NULL);
+	snprintf(what, sizeof(what), "delete %s", fmt_l4addr(buf, &c.svc, true));
+	return cli_apply(&c, 1, what);
 }
 
 static const char *be_state_name(uint8_t state)
@@ -191,6 +164,8 @@ static int do_svc_list(int argc, char **argv)
 
 	if (argc)
 		return usage_err("svc list: unexpected argument '%s'", argv[0]);
+	if (change_collecting())
+		return usage_err("svc list: only changes belong in a batch");
 	if (!require_privileges())
 		return EXIT_FAIL;
 	ret = cli_open_maps(&m);
@@ -290,47 +265,12 @@ int do_svc(int argc, char **argv)
 	return cmd_select(svc_cmds, argc, argv, svc_help);
 }
 
-struct be_change {
+static int backend_change(int argc, char **argv, const char *verb, enum change_op op)
+{
+	struct change c = { .op = op, .nbe = 1 };
+	char what[2 * ADDR_STR_LEN + 16];
 	struct l4addr be;
-	const char *arg;
-};
-
-static int add_backend(struct store *s, const struct l4addr *svc, void *arg)
-{
-	const struct be_change *c = arg;
-	char buf[ADDR_STR_LEN];
-	int ret = store_be_add(s, svc, &c->be);
-
-	fmt_l4addr(buf, svc, true);
-	if (ret == -ENOENT)
-		p_err("cannot add backend %s: no service %s", c->arg, buf);
-	else if (ret == -EEXIST)
-		p_err("cannot add backend %s: already a backend of %s", c->arg, buf);
-	else if (ret)
-		p_err("cannot add backend %s to %s: %s", c->arg, buf, store_errmsg(s));
-	return ret;
-}
-
-static int del_backend(struct store *s, const struct l4addr *svc, void *arg)
-{
-	const struct be_change *c = arg;
-	char buf[ADDR_STR_LEN];
-	int missing, ret = store_be_del(s, svc, &c->be, &missing);
-
-	fmt_l4addr(buf, svc, true);
-	if (ret == -ENOENT)
-		p_err(missing ? "cannot delete backend %s: no service %s" :
-				"cannot delete backend %s: not a backend of %s",
-		      c->arg, buf);
-	else if (ret)
-		p_err("cannot delete backend %s of %s: %s", c->arg, buf, store_errmsg(s));
-	return ret;
-}
-
-static int backend_change(int argc, char **argv, const char *verb, change_fn fn)
-{
-	struct be_change c;
-	struct l4addr svc;
+	int ret;
 
 	for (int i = 0; i < argc; i++)
 		if (argv[i][0] == '-')
@@ -339,20 +279,26 @@ static int backend_change(int argc, char **argv, const char *verb, change_fn fn)
 		return usage_err(argc < 2 ? "backend %s: needs VIP:PORT and IP:PORT" :
 					    "backend %s: too many arguments",
 				 verb);
-	if (get_svc(argv[0], &svc) || get_backend(argv[1], &svc, &c.be))
+	if (get_svc(argv[0], &c.svc) || get_backend(argv[1], &c.svc, &be))
 		return EXIT_FAIL;
-	c.arg = argv[1];
-	return cli_change_service(&svc, verb, fn, &c);
+	c.be = malloc(sizeof(*c.be));
+	if (!c.be)
+		return EXIT_FAIL;
+	c.be[0] = be;
+	snprintf(what, sizeof(what), "%s backend %s of %s", verb, argv[1], argv[0]);
+	ret = cli_apply(&c, 1, what);
+	change_free(&c);
+	return ret;
 }
 
 static int do_backend_add(int argc, char **argv)
 {
-	return backend_change(argc, argv, "add", add_backend);
+	return backend_change(argc, argv, "add", CHANGE_BE_ADD);
 }
 
 static int do_backend_del(int argc, char **argv)
 {
-	return backend_change(argc, argv, "del", del_backend);
+	return backend_change(argc, argv, "del", CHANGE_BE_DEL);
 }
 
 static const struct cmd backend_cmds[] = {

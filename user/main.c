@@ -25,9 +25,6 @@
 #define SVCBPF_VERSION "0.1.0"
 #endif
 
-#define LOCK_FILE "lock"
-#define LOCK_TIMEOUT_MS 30000
-
 struct cli_ctx cli;
 
 int usage_err(const char *fmt, ...)
@@ -101,141 +98,6 @@ int cli_open_store(struct store **s)
 	return ret;
 }
 
-/* Serialise changers: the store transaction and the map update they cause. */
-static int lock_state(void)
-{
-	char path[4096];
-	struct timespec ts = { 0, 10 * 1000 * 1000 };
-	int fd, ret = store_mkdir(cli.state_dir);
-
-	if (ret) {
-		p_err("cannot create state directory %s: %s", cli.state_dir, strerror(-ret));
-		return ret;
-	}
-	snprintf(path, sizeof(path), "%s/%s", cli.state_dir, LOCK_FILE);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		p_err("cannot open %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	for (int waited = 0; flock(fd, LOCK_EX | LOCK_NB); waited += 10) {
-		if (errno != EWOULDBLOCK || waited >= LOCK_TIMEOUT_MS) {
-			p_err("cannot lock %s: %s", path,
-			      errno == EWOULDBLOCK ? "held by another svcbpf for 30 s" :
-						     strerror(errno));
-			close(fd);
-			return -EAGAIN;
-		}
-		nanosleep(&ts, NULL);
-	}
-	return fd;
-}
-
-static uint32_t map_capacity(int fd)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-
-	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.max_entries;
-}
-
-/* Does the store, as changed, fit the maps? Reports and returns -E2BIG if not. */
-static int check_capacity(struct store *s, const struct dp_maps *m, const struct l4addr *svc,
-			  const char *verb)
-{
-	size_t nsvc, nbe, per_svc;
-	char buf[ADDR_STR_LEN];
-	uint32_t cap;
-
-	if (store_counts(s, &nsvc, &nbe, &per_svc)) {
-		p_err("cannot read the store: %s", store_errmsg(s));
-		return -EIO;
-	}
-	fmt_l4addr(buf, svc, true);
-	if (per_svc > SVCBPF_MAX_SVC_BACKENDS) {
-		p_err("cannot %s %s: more than %d backends for one service", verb, buf,
-		      SVCBPF_MAX_SVC_BACKENDS);
-		return -E2BIG;
-	}
-	if (m->svc < 0)
-		return 0;
-	cap = map_capacity(m->svc);
-	if (nsvc > cap) {
-		p_err("cannot %s %s: service map full (%u entries; raise --max-services)", verb,
-		      buf, cap);
-		return -E2BIG;
-	}
-	cap = map_capacity(m->be);
-	if (nbe > cap) {
-		p_err("cannot %s %s: backend map full (%u entries; raise --max-backends)", verb,
-		      buf, cap);
-		return -E2BIG;
-	}
-	return 0;
-}
-
-int cli_change_service(const struct l4addr *svc, const char *verb, change_fn change, void *arg)
-{
-	struct dp_maps m = DP_MAPS_CLOSED;
-	struct store *s = NULL;
-	struct svc_rec rec;
-	char err[ERR_LEN];
-	int lock, ret;
-
-	if (!require_privileges())
-		return EXIT_FAIL;
-	ret = cli_open_maps(&m);
-	if (ret && ret != -ENOENT)
-		return EXIT_FAIL;
-	lock = lock_state();
-	if (lock < 0) {
-		maps_close(&m);
-		return EXIT_FAIL;
-	}
-	ret = cli_open_store(&s);
-	if (ret)
-		goto out;
-	if (store_begin(s)) {
-		p_err("cannot write the store: %s", store_errmsg(s));
-		ret = -EIO;
-		goto out;
-	}
-	ret = change(s, svc, arg);
-	if (!ret)
-		ret = check_capacity(s, &m, svc, verb);
-	if (ret) {
-		store_rollback(s);
-		goto out;
-	}
-	if (store_commit(s)) {
-		p_err("cannot commit the store: %s", store_errmsg(s));
-		store_rollback(s);
-		ret = -EIO;
-		goto out;
-	}
-	if (m.svc < 0)
-		goto out; /* not loaded: programmed at the next `svcbpf load` */
-
-	ret = store_load_svc(s, svc, &rec);
-	if (ret == -ENOENT) {
-		ret = dp_remove_service(&m, svc);
-		if (ret)
-			p_err("store updated, maps not (run 'svcbpf sync'): %s", strerror(-ret));
-	} else if (!ret) {
-		ret = dp_sync_service(&m, &rec, err);
-		if (ret)
-			p_err("store updated, maps not (run 'svcbpf sync'): %s", err);
-		svc_rec_free(&rec);
-	} else {
-		p_err("cannot read the store: %s", store_errmsg(s));
-	}
-out:
-	store_close(s);
-	close(lock);
-	maps_close(&m);
-	return ret ? EXIT_FAIL : EXIT_OK;
-}
-
 static int do_help(int argc, char **argv)
 {
 	(void)argc;
@@ -251,6 +113,7 @@ static int do_help(int argc, char **argv)
 		"  svcbpf backend add|del VIP:PORT[/tcp|udp] IP:PORT\n"
 		"  svcbpf status\n"
 		"  svcbpf sync\n"
+		"  svcbpf batch FILE|-          many changes, one transaction\n"
 		"  svcbpf version\n"
 		"\n"
 		"OPTIONS (anywhere on the line):\n"
@@ -275,9 +138,16 @@ static int do_version(int argc, char **argv)
 }
 
 static const struct cmd main_cmds[] = {
-	{ "load", do_load },   { "unload", do_unload },	  { "svc", do_svc },
-	{ "service", do_svc }, { "backend", do_backend }, { "status", do_status },
-	{ "sync", do_sync },   { "help", do_help },	  { "version", do_version },
+	{ "load", do_load },
+	{ "unload", do_unload },
+	{ "svc", do_svc },
+	{ "service", do_svc },
+	{ "backend", do_backend },
+	{ "status", do_status },
+	{ "sync", do_sync },
+	{ "batch", do_batch },
+	{ "help", do_help },
+	{ "version", do_version },
 	{ NULL, NULL },
 };
 

@@ -15,6 +15,12 @@ bool json_output;
 static json_t *stack[OUT_MAX_DEPTH];
 static int depth = -1;
 static bool error_printed;
+static const char *err_prefix = "";
+
+void p_err_prefix(const char *prefix)
+{
+	err_prefix = prefix ? prefix : "";
+}
 
 void out_begin(bool json)
 {
@@ -146,8 +152,11 @@ void p_err(const char *fmt, ...)
 	char msg[1024];
 	va_list ap;
 
+	size_t n = strnlen(err_prefix, sizeof(msg) / 2);
+
+	memcpy(msg, err_prefix, n);
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
 	va_end(ap);
 
 	if (json_output && !error_printed) {

@@ -35,6 +35,8 @@ void out_fp(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The one error reporter: "svcbpf: ..." on stderr, or {"error": ...} in JSON. */
 void p_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Put @prefix ("FILE:LINE: ") before every error until it is reset with NULL. */
+void p_err_prefix(const char *prefix);
 /* A note for people on stderr; silent under JSON. */
 void p_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

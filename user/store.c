@@ -12,9 +12,17 @@
 
 #define STORE_SCHEMA_VERSION 1
 #define STORE_BUSY_MS 10000
+#define STORE_STMT_CACHE 24
+
+/* Statements are prepared once per process and reused (a batch runs thousands). */
+struct stmt_slot {
+	const char *sql; /* a string literal: compared by address */
+	sqlite3_stmt *st;
+};
 
 struct store {
 	sqlite3 *db;
+	struct stmt_slot cache[STORE_STMT_CACHE];
 };
 
 static const char schema[] =
@@ -28,7 +36,18 @@ static const char schema[] =
 	"  ip INTEGER NOT NULL, port INTEGER NOT NULL,"
 	"  weight INTEGER NOT NULL DEFAULT 1, state INTEGER NOT NULL DEFAULT 0,"
 	"  UNIQUE (service_id, ip, port));"
-	"CREATE INDEX IF NOT EXISTS backend_service ON backend(service_id);";
+	"CREATE INDEX IF NOT EXISTS backend_service ON backend(service_id);"
+	/* Row counts kept by triggers: capacity checks must not scan 100k rows. */
+	"CREATE TABLE IF NOT EXISTS counts (name TEXT PRIMARY KEY, n INTEGER NOT NULL);"
+	"INSERT OR IGNORE INTO counts VALUES ('service', 0), ('backend', 0);"
+	"CREATE TRIGGER IF NOT EXISTS service_ins AFTER INSERT ON service BEGIN"
+	"  UPDATE counts SET n = n + 1 WHERE name = 'service'; END;"
+	"CREATE TRIGGER IF NOT EXISTS service_del AFTER DELETE ON service BEGIN"
+	"  UPDATE counts SET n = n - 1 WHERE name = 'service'; END;"
+	"CREATE TRIGGER IF NOT EXISTS backend_ins AFTER INSERT ON backend BEGIN"
+	"  UPDATE counts SET n = n + 1 WHERE name = 'backend'; END;"
+	"CREATE TRIGGER IF NOT EXISTS backend_del AFTER DELETE ON backend BEGIN"
+	"  UPDATE counts SET n = n - 1 WHERE name = 'backend'; END;";
 
 const char *store_errmsg(struct store *s)
 {
@@ -89,7 +108,14 @@ int store_open(const char *dir, struct store **out, char err[ERR_LEN])
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
-	if (exec(s, "PRAGMA foreign_keys = ON") ||
+	/*
+	 * WAL: a commit is one append, and a crash (even a SIGKILL mid-commit)
+	 * still leaves the old or the new state. synchronous=NORMAL may lose the
+	 * last commits on power loss, never consistency; `svcbpf sync` re-derives
+	 * the maps from whatever the store then holds.
+	 */
+	if (exec(s, "PRAGMA journal_mode = WAL") || exec(s, "PRAGMA synchronous = NORMAL") ||
+	    exec(s, "PRAGMA foreign_keys = ON") ||
 	    sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
 		snprintf(err, ERR_LEN, "cannot read store %s: %s", path, sqlite3_errmsg(s->db));
 		goto fail;
@@ -125,6 +151,9 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	for (int i = 0; i < STORE_STMT_CACHE; i++)
+		if (s->cache[i].st)
+			sqlite3_finalize(s->cache[i].st);
 	sqlite3_close(s->db);
 	free(s);
 }
@@ -145,16 +174,43 @@ void store_rollback(struct store *s)
 		exec(s, "ROLLBACK");
 }
 
-/* Prepare @sql and bind the integer arguments in order. */
+/* The cached statement for @sql, reset, with the integer arguments bound in order. */
 static sqlite3_stmt *prep(struct store *s, const char *sql, int nargs, const int64_t *args)
 {
+	struct stmt_slot *slot = NULL;
 	sqlite3_stmt *st;
 
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return NULL;
+	for (int i = 0; i < STORE_STMT_CACHE && !slot; i++)
+		if (s->cache[i].sql == sql || !s->cache[i].sql)
+			slot = &s->cache[i];
+	if (slot && slot->sql == sql) {
+		st = slot->st;
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	} else {
+		if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+		    SQLITE_OK)
+			return NULL;
+		if (slot) {
+			slot->sql = sql;
+			slot->st = st;
+		}
+	}
 	for (int i = 0; i < nargs; i++)
 		sqlite3_bind_int64(st, i + 1, args[i]);
 	return st;
+}
+
+/* Done with a statement from prep(): keep it if cached, else free it. */
+static void done(struct store *s, sqlite3_stmt *st)
+{
+	for (int i = 0; i < STORE_STMT_CACHE; i++) {
+		if (s->cache[i].st == st) {
+			sqlite3_reset(st);
+			return;
+		}
+	}
+	sqlite3_finalize(st);
 }
 
 /* Run a statement that returns nothing; returns rows changed or -EIO. */
@@ -166,7 +222,7 @@ static int run(struct store *s, const char *sql, int nargs, const int64_t *args)
 	if (!st)
 		return -EIO;
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	done(s, st);
 	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : -EIO;
 }
 
@@ -183,21 +239,24 @@ static int64_t svc_id(struct store *s, const struct l4addr *svc)
 		return -EIO;
 	rc = sqlite3_step(st);
 	id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : -EIO;
-	sqlite3_finalize(st);
+	done(s, st);
 	return id;
 }
 
 int store_svc_set(struct store *s, const struct l4addr *svc, const struct l4addr *be, size_t n)
 {
 	int64_t args[3] = { svc->ip, svc->port, svc->proto };
+	int created = run(s, "INSERT OR IGNORE INTO service (vip, port, proto) VALUES (?, ?, ?)", 3,
+			  args);
 	int64_t id;
 
-	if (run(s, "INSERT OR IGNORE INTO service (vip, port, proto) VALUES (?, ?, ?)", 3, args) <
-	    0)
+	if (created < 0)
 		return -EIO;
-	id = svc_id(s, svc);
+	id = created ? sqlite3_last_insert_rowid(s->db) : svc_id(s, svc);
 	if (id <= 0)
 		return -EIO;
+	if (created)
+		goto insert; /* a new service: nothing to keep or drop */
 
 	/* Keep the rows (and ids) of backends that stay; drop the others. */
 	if (run(s, "CREATE TEMP TABLE IF NOT EXISTS want (ip INTEGER, port INTEGER)", 0, NULL) <
@@ -215,6 +274,7 @@ int store_svc_set(struct store *s, const struct l4addr *svc, const struct l4addr
 		"(SELECT ip, port FROM temp.want)",
 		1, &id) < 0)
 		return -EIO;
+insert:
 	for (size_t i = 0; i < n; i++) {
 		int64_t b[] = { id, be[i].ip, be[i].port };
 
@@ -289,7 +349,7 @@ static int load_backends(struct store *s, struct svc_rec *r)
 			cap = cap ? cap * 2 : 8;
 			nb = realloc(r->be, cap * sizeof(*nb));
 			if (!nb) {
-				sqlite3_finalize(st);
+				done(s, st);
 				return -ENOMEM;
 			}
 			r->be = nb;
@@ -302,7 +362,7 @@ static int load_backends(struct store *s, struct svc_rec *r)
 		b->weight = (uint16_t)sqlite3_column_int(st, 3);
 		b->state = (uint8_t)sqlite3_column_int(st, 4);
 	}
-	sqlite3_finalize(st);
+	done(s, st);
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
@@ -344,7 +404,7 @@ int store_load(struct store *s, struct model *m)
 	}
 	if (!err && rc != SQLITE_DONE)
 		err = -EIO;
-	sqlite3_finalize(st);
+	done(s, st);
 	for (size_t i = 0; !err && i < m->n; i++)
 		err = load_backends(s, &m->svc[i]);
 	if (err)
@@ -366,7 +426,7 @@ int store_load_svc(struct store *s, const struct l4addr *svc, struct svc_rec *ou
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		row_to_svc(st, out);
-	sqlite3_finalize(st);
+	done(s, st);
 	if (rc != SQLITE_ROW)
 		return rc == SQLITE_DONE ? -ENOENT : -EIO;
 	rc = load_backends(s, out);
@@ -375,14 +435,12 @@ int store_load_svc(struct store *s, const struct l4addr *svc, struct svc_rec *ou
 	return rc;
 }
 
-int store_counts(struct store *s, size_t *nsvc, size_t *nbe, size_t *max_per_svc)
+int store_counts(struct store *s, size_t *nsvc, size_t *nbe)
 {
-	sqlite3_stmt *st =
-		prep(s,
-		     "SELECT (SELECT count(*) FROM service), (SELECT count(*) FROM backend),"
-		     " (SELECT coalesce(max(c), 0) FROM (SELECT count(*) AS c FROM backend"
-		     " GROUP BY service_id))",
-		     0, NULL);
+	sqlite3_stmt *st = prep(s,
+				"SELECT (SELECT n FROM counts WHERE name = 'service'),"
+				" (SELECT n FROM counts WHERE name = 'backend')",
+				0, NULL);
 	int rc;
 
 	if (!st)
@@ -391,9 +449,26 @@ int store_counts(struct store *s, size_t *nsvc, size_t *nbe, size_t *max_per_svc
 	if (rc == SQLITE_ROW) {
 		*nsvc = (size_t)sqlite3_column_int64(st, 0);
 		*nbe = (size_t)sqlite3_column_int64(st, 1);
-		*max_per_svc = (size_t)sqlite3_column_int64(st, 2);
 	}
-	sqlite3_finalize(st);
+	done(s, st);
+	return rc == SQLITE_ROW ? 0 : -EIO;
+}
+
+int store_svc_nbe(struct store *s, const struct l4addr *svc, size_t *nbe)
+{
+	int64_t args[] = { svc->ip, svc->port, svc->proto };
+	sqlite3_stmt *st = prep(s,
+				"SELECT count(*) FROM backend WHERE service_id ="
+				" (SELECT id FROM service WHERE vip=? AND port=? AND proto=?)",
+				3, args);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*nbe = (size_t)sqlite3_column_int64(st, 0);
+	done(s, st);
 	return rc == SQLITE_ROW ? 0 : -EIO;
 }
 

@@ -66,8 +66,10 @@ int store_be_del(struct store *s, const struct l4addr *svc, const struct l4addr 
 int store_load(struct store *s, struct model *m);
 /* One service; -ENOENT when absent. */
 int store_load_svc(struct store *s, const struct l4addr *svc, struct svc_rec *out);
-/* Totals, for capacity checks before commit. */
-int store_counts(struct store *s, size_t *nsvc, size_t *nbe, size_t *max_per_svc);
+/* Totals, for capacity checks before commit (O(1): kept by triggers). */
+int store_counts(struct store *s, size_t *nsvc, size_t *nbe);
+/* Backends of @svc (0 when there is no such service). */
+int store_svc_nbe(struct store *s, const struct l4addr *svc, size_t *nbe);
 
 void svc_rec_free(struct svc_rec *r);
 void model_free(struct model *m);

@@ -202,3 +202,33 @@ bad() {
 	assert_match "error as nobody" "needs root \(or CAP_BPF and CAP_NET_ADMIN\)" "$output"
 	assert_eq "state after a non-root attempt" "$before" "$(snapshot)"
 }
+
+@test "batch: all lines or none; errors name FILE:LINE; -o json reports the work" {
+	local f=$CLI_TMP/batch.txt
+	printf '%s\n' "# three services, one change" \
+		"svc add 10.96.1.1:80 --backend 10.244.1.10:8080 --backend 10.244.2.15:8080" \
+		"" "svc add 10.96.1.2:53/udp --backend 10.244.1.10:53" \
+		"svc add 10.96.1.3:80 --backend 10.244.3.20:8080" \
+		"backend add 10.96.1.3:80 10.244.1.10:8080  # trailing comment" >"$f"
+	sb batch "$f" -o json
+	assert_eq "batch exit ($output)" 0 "$status"
+	run jq -r '.changes' <<<"$output"
+	assert_eq "changes applied" 4 "$output"
+	sb svc list -o json
+	run jq -r '[.services[] | "\(.address):\(.port)/\(.protocol)=\(.backend_count)"] | join(" ")' <<<"$output"
+	assert_eq "services after the batch" "10.96.1.1:80/tcp=2 10.96.1.2:53/udp=1 10.96.1.3:80/tcp=2" "$output"
+
+	printf '%s\n' "svc del 10.96.1.1:80" "svc add 10.96.1.9:80 --backend 10.244.1.10:8080" \
+		"svc add 10.96.1.300:80" >"$f"
+	bad 1 "^svcbpf: $f:3: invalid address '10.96.1.300:80'" batch "$f"
+	printf '%s\n' "svc del 10.96.1.1:80" "svc del 10.96.1.1:80" >"$f"
+	bad 1 "^svcbpf: $f:2: cannot delete 10.96.1.1:80/tcp: no such service" batch "$f"
+	printf '%s\n' "svc add 10.96.1.9:80" "svc list" >"$f"
+	bad 2 "$f:2: svc list: only changes belong in a batch" batch "$f"
+	bad 2 "^svcbpf: -:1: unknown command 'load'" batch - <<<"load eth0"
+	bad 1 "cannot read /nonexistent" batch /nonexistent
+	sb batch - <<<"svc del 10.96.1.1:80
+svc del 10.96.1.2:53/udp
+svc del 10.96.1.3:80"
+	assert_eq "batch from stdin ($output)" 0 "$status"
+}

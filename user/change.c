@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * change.c - the one path every change takes: lock, write the store in one
+ * transaction, check that the result fits the maps, commit, then reconcile
+ * the maps of the services it touched. A batch (`svcbpf batch`) collects
+ * the changes its lines parse to and applies them all in one transaction.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "cli.h"
+#include "output.h"
+#include "svcbpf.h"
+
+#define LOCK_FILE "lock"
+#define LOCK_TIMEOUT_MS 30000
+
+/* Where changes go instead of the store while a batch is being parsed. */
+static struct change_list *collecting;
+struct apply_stats apply_stats;
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+void change_free(struct change *c)
+{
+	free(c->be);
+	c->be = NULL;
+	c->nbe = 0;
+}
+
+void change_collect(struct change_list *into)
+{
+	collecting = into;
+}
+
+bool change_collecting(void)
+{
+	return collecting != NULL;
+}
+
+void change_list_free(struct change_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		change_free(&l->c[i]);
+	free(l->c);
+	l->c = NULL;
+	l->n = l->cap = 0;
+}
+
+/* Serialise changers: the store transaction and the map update they cause. */
+static int lock_state(void)
+{
+	char path[4096];
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	int fd, ret = store_mkdir(cli.state_dir);
+
+	if (ret) {
+		p_err("cannot create state directory %s: %s", cli.state_dir, strerror(-ret));
+		return ret;
+	}
+	snprintf(path, sizeof(path), "%s/%s", cli.state_dir, LOCK_FILE);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		p_err("cannot open %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	for (int waited = 0; flock(fd, LOCK_EX | LOCK_NB); waited += 10) {
+		if (errno != EWOULDBLOCK || waited >= LOCK_TIMEOUT_MS) {
+			p_err("cannot lock %s: %s", path,
+			      errno == EWOULDBLOCK ? "held by another svcbpf for 30 s" :
+						     strerror(errno));
+			close(fd);
+			return -EAGAIN;
+		}
+		nanosleep(&ts, NULL);
+	}
+	return fd;
+}
+
+static uint32_t map_capacity(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.max_entries;
+}
+
+/* Does the store, changed by @c[0..n), fit the maps? Reports and returns -E2BIG if not. */
+static int check_capacity(struct store *s, const struct dp_maps *m, const struct change *c,
+			  size_t n, const char *what)
+{
+	size_t nsvc, nbe;
+	uint32_t cap;
+
+	for (size_t i = 0; i < n; i++) {
+		if (c[i].op != CHANGE_BE_ADD)
+			continue; /* svc add is bounded when parsed */
+		if (store_svc_nbe(s, &c[i].svc, &nbe)) {
+			p_err("cannot read the store: %s", store_errmsg(s));
+			return -EIO;
+		}
+		if (nbe > SVCBPF_MAX_SVC_BACKENDS) {
+			p_err("%scannot %s: more than %d backends for one service", c[i].where,
+			      what, SVCBPF_MAX_SVC_BACKENDS);
+			return -E2BIG;
+		}
+	}
+	if (m->svc < 0)
+		return 0;
+	if (store_counts(s, &nsvc, &nbe)) {
+		p_err("cannot read the store: %s", store_errmsg(s));
+		return -EIO;
+	}
+	cap = map_capacity(m->svc);
+	if (nsvc > cap) {
+		p_err("cannot %s: service map full (%u entries; raise --max-services)", what, cap);
+		return -E2BIG;
+	}
+	cap = map_capacity(m->be);
+	if (nbe > cap) {
+		p_err("cannot %s: backend map full (%u entries; raise --max-backends)", what, cap);
+		return -E2BIG;
+	}
+	return 0;
+}
+
+/* Write one change into the open transaction; reports errors. */
+static int change_write(struct store *s, const struct change *c)
+{
+	char svc[ADDR_STR_LEN], be[ADDR_STR_LEN];
+	int ret = 0, missing = 0;
+
+	fmt_l4addr(svc, &c->svc, true);
+	if (c->nbe)
+		fmt_l4addr(be, &c->be[0], false);
+	switch (c->op) {
+	case CHANGE_SVC_SET:
+		ret = store_svc_set(s, &c->svc, c->be, c->nbe);
+		if (ret)
+			p_err("%scannot add %s: %s", c->where, svc, store_errmsg(s));
+		break;
+	case CHANGE_SVC_DEL:
+		ret = store_svc_del(s, &c->svc);
+		if (ret == -ENOENT)
+			p_err("%scannot delete %s: no such service", c->where, svc);
+		else if (ret)
+			p_err("%scannot delete %s: %s", c->where, svc, store_errmsg(s));
+		break;
+	case CHANGE_BE_ADD:
+		ret = store_be_add(s, &c->svc, &c->be[0]);
+		if (ret == -ENOENT)
+			p_err("%scannot add backend %s: no service %s", c->where, be, svc);
+		else if (ret == -EEXIST)
+			p_err("%scannot add backend %s: already a backend of %s", c->where, be,
+			      svc);
+		else if (ret)
+			p_err("%scannot add backend %s to %s: %s", c->where, be, svc,
+			      store_errmsg(s));
+		break;
+	case CHANGE_BE_DEL:
+		ret = store_be_del(s, &c->svc, &c->be[0], &missing);
+		if (ret == -ENOENT)
+			p_err(missing ? "%scannot delete backend %s: no service %s" :
+					"%scannot delete backend %s: not a backend of %s",
+			      c->where, be, svc);
+		else if (ret)
+			p_err("%scannot delete backend %s of %s: %s", c->where, be, svc,
+			      store_errmsg(s));
+		break;
+	}
+	return ret;
+}
+
+static int cmp_change_svc(const void *a, const void *b)
+{
+	const struct l4addr *x = &((const struct change *)a)->svc;
+	const struct l4addr *y = &((const struct change *)b)->svc;
+
+	if (x->ip != y->ip)
+		return x->ip < y->ip ? -1 : 1;
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	return (int)x->proto - (int)y->proto;
+}
+
+/* Bring the maps of @svc in line with the committed store. */
+static int reconcile_one(struct store *s, const struct dp_maps *m, const struct l4addr *svc)
+{
+	struct svc_rec rec;
+	char err[ERR_LEN];
+	int ret = store_load_svc(s, svc, &rec);
+
+	if (ret == -ENOENT) {
+		ret = dp_remove_service(m, svc);
+		if (ret)
+			p_err("store updated, maps not (run 'svcbpf sync'): %s", strerror(-ret));
+		return ret;
+	}
+	if (ret) {
+		p_err("cannot read the store: %s", store_errmsg(s));
+		return ret;
+	}
+	ret = dp_sync_service(m, &rec, err);
+	if (ret)
+		p_err("store updated, maps not (run 'svcbpf sync'): %s", err);
+	svc_rec_free(&rec);
+	return ret;
+}
+
+static int collect(struct change *c, size_t n)
+{
+	struct change_list *l = collecting;
+
+	if (l->n + n > l->cap) {
+		size_t cap = (l->n + n) * 2;
+		struct change *nc = realloc(l->c, cap * sizeof(*nc));
+
+		if (!nc) {
+			p_err("out of memory");
+			return EXIT_FAIL;
+		}
+		l->c = nc;
+		l->cap = cap;
+	}
+	/* The list takes the backend arrays over. */
+	memcpy(&l->c[l->n], c, n * sizeof(*c));
+	l->n += n;
+	for (size_t i = 0; i < n; i++)
+		c[i].be = NULL;
+	return EXIT_OK;
+}
+
+int cli_apply(struct change *c, size_t n, const char *what)
+{
+	struct dp_maps m = DP_MAPS_CLOSED;
+	struct store *s = NULL;
+	uint64_t t0, t1;
+	int lock, ret;
+
+	if (collecting)
+		return collect(c, n);
+	if (!require_privileges())
+		return EXIT_FAIL;
+	ret = cli_open_maps(&m);
+	if (ret && ret != -ENOENT)
+		return EXIT_FAIL;
+	lock = lock_state();
+	if (lock < 0) {
+		maps_close(&m);
+		return EXIT_FAIL;
+	}
+	ret = cli_open_store(&s);
+	if (ret)
+		goto out;
+	t0 = now_us();
+	if (store_begin(s)) {
+		p_err("cannot write the store: %s", store_errmsg(s));
+		ret = -EIO;
+		goto out;
+	}
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = change_write(s, &c[i]);
+	if (!ret)
+		ret = check_capacity(s, &m, c, n, what);
+	if (ret) {
+		store_rollback(s);
+		goto out;
+	}
+	if (store_commit(s)) {
+		p_err("cannot commit the store: %s", store_errmsg(s));
+		store_rollback(s);
+		ret = -EIO;
+		goto out;
+	}
+	t1 = now_us();
+	apply_stats.store_us = t1 - t0;
+	if (m.svc < 0)
+		goto out; /* not loaded: programmed at the next `svcbpf load` */
+
+	/* Each service once, whatever number of lines touched it. */
+	qsort(c, n, sizeof(*c), cmp_change_svc);
+	for (size_t i = 0; i < n && !ret; i++)
+		if (i == 0 || cmp_change_svc(&c[i - 1], &c[i]))
+			ret = reconcile_one(s, &m, &c[i].svc);
+	apply_stats.maps_us = now_us() - t1;
+out:
+	store_close(s);
+	close(lock);
+	maps_close(&m);
+	return ret ? EXIT_FAIL : EXIT_OK;
+}
