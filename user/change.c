@@ -22,6 +22,8 @@
 
 #define LOCK_FILE "lock"
 #define LOCK_TIMEOUT_MS 30000
+/* Past this many changes, read the store once and batch the map writes. */
+#define RECONCILE_BULK 64
 
 /* Where changes go instead of the store while a batch is being parsed. */
 static struct change_list *collecting;
@@ -221,6 +223,59 @@ static int reconcile_one(struct store *s, const struct dp_maps *m, const struct 
 	return ret;
 }
 
+static int cmp_rec_addr(const void *key, const void *rec)
+{
+	const struct l4addr *x = key, *y = &((const struct svc_rec *)rec)->addr;
+
+	if (x->ip != y->ip)
+		return x->ip < y->ip ? -1 : 1;
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	return (int)x->proto - (int)y->proto;
+}
+
+/*
+ * Reconcile the services of @c[0..n) (sorted by service) from one read of the
+ * whole store, programming the new ones with batched map writes.
+ */
+static int reconcile_many(struct store *s, const struct dp_maps *m, const struct change *c,
+			  size_t n)
+{
+	const struct svc_rec **recs = calloc(n, sizeof(*recs));
+	struct model md;
+	char err[ERR_LEN];
+	size_t k = 0;
+	int ret;
+
+	if (!recs)
+		return -ENOMEM;
+	ret = store_load(s, &md);
+	if (ret) {
+		p_err("cannot read the store: %s", store_errmsg(s));
+		free(recs);
+		return ret;
+	}
+	for (size_t i = 0; i < n && !ret; i++) {
+		const struct svc_rec *r;
+
+		if (i && !cmp_change_svc(&c[i - 1], &c[i]))
+			continue;
+		r = bsearch(&c[i].svc, md.svc, md.n, sizeof(*md.svc), cmp_rec_addr);
+		if (r)
+			recs[k++] = r;
+		else if ((ret = dp_remove_service(m, &c[i].svc)))
+			p_err("store updated, maps not (run 'svcbpf sync'): %s", strerror(-ret));
+	}
+	if (!ret) {
+		ret = dp_sync_services(m, recs, k, err);
+		if (ret)
+			p_err("store updated, maps not (run 'svcbpf sync'): %s", err);
+	}
+	model_free(&md);
+	free(recs);
+	return ret;
+}
+
 static int collect(struct change *c, size_t n)
 {
 	struct change_list *l = collecting;
@@ -293,7 +348,9 @@ int cli_apply(struct change *c, size_t n, const char *what)
 
 	/* Each service once, whatever number of lines touched it. */
 	qsort(c, n, sizeof(*c), cmp_change_svc);
-	for (size_t i = 0; i < n && !ret; i++)
+	if (n > RECONCILE_BULK)
+		ret = reconcile_many(s, &m, c, n);
+	for (size_t i = 0; i < n && !ret && n <= RECONCILE_BULK; i++)
 		if (i == 0 || cmp_change_svc(&c[i - 1], &c[i]))
 			ret = reconcile_one(s, &m, &c[i].svc);
 	apply_stats.maps_us = now_us() - t1;

@@ -239,6 +239,99 @@ int dp_sync_service(const struct dp_maps *m, const struct svc_rec *r, char err[E
 	return 0;
 }
 
+/* Write @n entries in one syscall where the kernel can, else one by one. */
+static int update_many(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz, size_t n)
+{
+	__u32 count = (__u32)n;
+
+	if (!n || !bpf_map_update_batch(fd, keys, vals, &count, NULL))
+		return 0;
+	/* 524 is the kernel's ENOTSUPP: no batch op for this map type. */
+	if (errno != EINVAL && errno != 524 && errno != EOPNOTSUPP)
+		return -errno;
+	for (size_t i = 0; i < n; i++)
+		if (bpf_map_update_elem(fd, (const char *)keys + i * ksz,
+					(const char *)vals + i * vsz, BPF_ANY))
+			return -errno;
+	return 0;
+}
+
+int dp_sync_services(const struct dp_maps *m, const struct svc_rec *const *r, size_t n,
+		     char err[ERR_LEN])
+{
+	struct svc_key *sk = NULL;
+	struct svc_value *sv = NULL;
+	struct slot_key *slk = NULL;
+	struct backend_value *bv = NULL;
+	__u32 *bid = NULL, *slv = NULL;
+	size_t nsvc = 0, nbe = 0, nslot = 0, total = 0;
+	int ret = 0;
+
+	for (size_t i = 0; i < n; i++)
+		total += r[i]->nbe;
+	sk = calloc(n + 1, sizeof(*sk));
+	sv = calloc(n + 1, sizeof(*sv));
+	slk = calloc(total + 1, sizeof(*slk));
+	slv = calloc(total + 1, sizeof(*slv));
+	bv = calloc(total + 1, sizeof(*bv));
+	bid = calloc(total + 1, sizeof(*bid));
+	if (!sk || !sv || !slk || !slv || !bv || !bid) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n && !ret; i++) {
+		struct svc_key key = svc_key_of(&r[i]->addr);
+		struct svc_value old;
+		uint16_t count = 0;
+
+		/* A service already in the maps takes the careful one-by-one path. */
+		if (!bpf_map_lookup_elem(m->svc, &key, &old)) {
+			ret = dp_sync_service(m, r[i], err);
+			continue;
+		}
+		if (r[i]->id <= 0 || r[i]->id > INT32_MAX / 2) {
+			snprintf(err, ERR_LEN, "service id %lld out of range", (long long)r[i]->id);
+			ret = -ERANGE;
+			break;
+		}
+		for (size_t j = 0; j < r[i]->nbe; j++) {
+			const struct be_rec *b = &r[i]->be[j];
+
+			bid[nbe] = (__u32)b->id;
+			bv[nbe++] = backend_value_of(b);
+			if (b->state != SVCBPF_BE_ACTIVE)
+				continue;
+			slk[nslot] = (struct slot_key){ .table = (uint32_t)r[i]->id * 2,
+							.slot = count++ };
+			slv[nslot++] = (__u32)b->id;
+		}
+		sk[nsvc] = key;
+		sv[nsvc] = (struct svc_value){ .id = (uint32_t)r[i]->id,
+					       .table = (uint32_t)r[i]->id * 2,
+					       .count = count };
+		nsvc++;
+	}
+	if (ret)
+		goto out;
+	/* The same order as one service: backends, then tables, then the services. */
+	ret = update_many(m->be, bid, sizeof(*bid), bv, sizeof(*bv), nbe);
+	if (!ret)
+		ret = update_many(m->slot, slk, sizeof(*slk), slv, sizeof(*slv), nslot);
+	if (!ret)
+		ret = update_many(m->svc, sk, sizeof(*sk), sv, sizeof(*sv), nsvc);
+	if (ret)
+		snprintf(err, ERR_LEN, "cannot program %zu services: %s", nsvc,
+			 ret == -E2BIG || ret == -ENOMEM ? "map full" : strerror(-ret));
+out:
+	free(sk);
+	free(sv);
+	free(slk);
+	free(slv);
+	free(bv);
+	free(bid);
+	return ret;
+}
+
 int dp_remove_service(const struct dp_maps *m, const struct l4addr *svc)
 {
 	struct svc_key key = svc_key_of(svc);
@@ -315,12 +408,18 @@ int dp_sync_all(const struct dp_maps *m, const struct model *md, char err[ERR_LE
 	size_t ntables = 0, nbes = 0, nkeys;
 	int ret = 0;
 
+	const struct svc_rec **recs = calloc(md->n + 1, sizeof(*recs));
+
+	if (!recs)
+		return -ENOMEM;
 	for (size_t i = 0; i < md->n; i++) {
-		ret = dp_sync_service(m, &md->svc[i], err);
-		if (ret)
-			return ret;
+		recs[i] = &md->svc[i];
 		nbes += md->svc[i].nbe;
 	}
+	ret = dp_sync_services(m, recs, md->n, err);
+	free(recs);
+	if (ret)
+		return ret;
 
 	/* Services the store no longer has. */
 	struct svc_key *sk = map_keys(m->svc, sizeof(*sk), &nkeys);

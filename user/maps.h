@@ -41,6 +41,12 @@ int map_usage(int fd, struct map_usage *u);
 
 /* Program @r: its backends, a fresh table, then the service entry. */
 int dp_sync_service(const struct dp_maps *m, const struct svc_rec *r, char err[ERR_LEN]);
+/*
+ * Program many services: the new ones with one batched map write per map
+ * (backends, then tables, then services), the others one by one.
+ */
+int dp_sync_services(const struct dp_maps *m, const struct svc_rec *const *r, size_t n,
+		     char err[ERR_LEN]);
 /* Remove a service and the backends only it used; absent is not an error. */
 int dp_remove_service(const struct dp_maps *m, const struct l4addr *svc);
 /* Make the maps hold exactly @md: program every service, sweep the rest. */

@@ -508,8 +508,10 @@ static int setup_group(void **state)
 				 bpf_map__fd(skel->maps.svcbpf_slot_v1),
 				 bpf_map__fd(skel->maps.svcbpf_ct_v1),
 				 bpf_map__fd(skel->maps.svcbpf_cnt_v1) };
-	if (dp_sync_service(&maps, &svc_tcp, err) || dp_sync_service(&maps, &svc_udp, err) ||
-	    dp_sync_service(&maps, &svc_empty, err)) {
+	/* New services go through the batched path (what `load` and big batches use). */
+	if (dp_sync_services(&maps,
+			     (const struct svc_rec *const[]){ &svc_tcp, &svc_udp, &svc_empty }, 3,
+			     err)) {
 		fprintf(stderr, "cannot program services: %s\n", err);
 		return -1;
 	}
