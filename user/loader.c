@@ -202,6 +202,23 @@ static int pin_path(char out[PATH_MAX], const char *pin_dir, const char *ifname,
 	return n >= PATH_MAX ? -ENAMETOOLONG : 0;
 }
 
+/* Is @fd a BPF link (not a program)? The kernel says so in fdinfo. */
+static bool is_link(int fd)
+{
+	char path[64], line[128];
+	bool link = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return true;
+	while (!link && fgets(line, sizeof(line), f))
+		link = !strncmp(line, "link_type:", 10);
+	fclose(f);
+	return link;
+}
+
 static int link_info(int fd, struct bpf_link_info *info)
 {
 	__u32 len = sizeof(*info);
@@ -259,6 +276,77 @@ static int debug_print(enum libbpf_print_level level, const char *fmt, va_list a
 }
 
 /* Attach @prog_fd at @hook of @ifindex, or swap it into the pinned link. */
+/*
+ * Kernels before 6.6 have no tcx links: there the tc programs go into a
+ * clsact qdisc as filters (handle and priority fixed, so an upgrade is an
+ * atomic BPF_TC_F_REPLACE), and the pin holds the program instead of a
+ * link. SVCBPF_TC_ATTACH=clsact forces this path (to test it, or to sit
+ * beside tools that only list tc filters).
+ */
+#define CLSACT_HANDLE 1
+#define CLSACT_PRIO 0x5bf
+
+static bool clsact_forced(void)
+{
+	const char *v = getenv("SVCBPF_TC_ATTACH");
+
+	return v && !strcmp(v, "clsact");
+}
+
+/* libbpf rejects options whose padding is not zero: build them in place, memset first. */
+static void clsact_hook(struct bpf_tc_hook *h, unsigned int ifindex, enum hook_id hook)
+{
+	memset(h, 0, sizeof(*h));
+	h->sz = sizeof(*h);
+	h->ifindex = (int)ifindex;
+	h->attach_point = hook == HOOK_TC_EGRESS ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+}
+
+/* Put @prog_fd at @hook of @ifindex as a clsact filter (replacing ours) and pin it. */
+static int clsact_attach(const char *path, const char *ifname, unsigned int ifindex,
+			 enum hook_id hook, int prog_fd, char err[ERR_LEN])
+{
+	struct bpf_tc_hook h, q;
+	LIBBPF_OPTS(bpf_tc_opts, o, .prog_fd = prog_fd, .handle = CLSACT_HANDLE,
+		    .priority = CLSACT_PRIO, .flags = BPF_TC_F_REPLACE);
+	int created, ret;
+
+	/*
+	 * libbpf makes the clsact qdisc only when asked for both directions. One
+	 * that exists already answers EEXIST or (some kernels) EINVAL: either
+	 * way the attach below says whether there is a usable one.
+	 */
+	clsact_hook(&h, ifindex, hook);
+	clsact_hook(&q, ifindex, hook);
+	q.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+	created = bpf_tc_hook_create(&q);
+	ret = bpf_tc_attach(&h, &o);
+	if (ret)
+		return fail(err, ret, "cannot attach %s to %s (clsact%s): %s", hook_names[hook],
+			    ifname, created && created != -EEXIST ? ", no qdisc" : "",
+			    strerror(-ret));
+	unlink(path);
+	if (bpf_obj_pin(prog_fd, path)) {
+		ret = -errno;
+		o.prog_fd = 0;
+		o.prog_id = 0;
+		o.flags = 0;
+		bpf_tc_detach(&h, &o);
+		return fail(err, ret, "cannot pin %s: %s", path, strerror(-ret));
+	}
+	return 0;
+}
+
+/* The id of the program in our clsact filter at @hook of @ifindex, or 0. */
+static uint32_t clsact_prog_id(unsigned int ifindex, enum hook_id hook)
+{
+	struct bpf_tc_hook h;
+	LIBBPF_OPTS(bpf_tc_opts, o, .handle = CLSACT_HANDLE, .priority = CLSACT_PRIO);
+
+	clsact_hook(&h, ifindex, hook);
+	return ifindex && !bpf_tc_query(&h, &o) ? o.prog_id : 0;
+}
+
 static int attach_hook(const char *pin_dir, const char *ifname, unsigned int ifindex,
 		       enum hook_id hook, int prog_fd, char err[ERR_LEN])
 {
@@ -268,6 +356,11 @@ static int attach_hook(const char *pin_dir, const char *ifname, unsigned int ifi
 
 	pin_path(path, pin_dir, ifname, hook_names[hook]);
 	fd = bpf_obj_get(path);
+	if (fd >= 0 && hook != HOOK_XDP && !is_link(fd)) {
+		/* A pinned program, not a link: attached through clsact. */
+		close(fd);
+		return clsact_attach(path, ifname, ifindex, hook, prog_fd, err);
+	}
 	if (fd >= 0) {
 		/* An upgrade: swap the program in the live link, atomically. */
 		if (!link_info(fd, &info) && info.xdp.ifindex == ifindex) {
@@ -283,7 +376,11 @@ static int attach_hook(const char *pin_dir, const char *ifname, unsigned int ifi
 		unlink(path);
 	}
 
+	if (hook != HOOK_XDP && clsact_forced())
+		return clsact_attach(path, ifname, ifindex, hook, prog_fd, err);
 	fd = bpf_link_create(prog_fd, (int)ifindex, hook_attach_type[hook], NULL);
+	if (fd < 0 && hook != HOOK_XDP && errno == EINVAL)
+		return clsact_attach(path, ifname, ifindex, hook, prog_fd, err); /* no tcx */
 	if (fd < 0) {
 		ret = -errno;
 		if (hook == HOOK_XDP && ret == -EBUSY)
@@ -304,8 +401,28 @@ static int attach_hook(const char *pin_dir, const char *ifname, unsigned int ifi
 static void detach_hook(const char *pin_dir, const char *ifname, enum hook_id hook)
 {
 	char path[PATH_MAX];
+	int fd;
 
 	pin_path(path, pin_dir, ifname, hook_names[hook]);
+	fd = bpf_obj_get(path);
+	if (fd >= 0 && hook != HOOK_XDP && !is_link(fd)) {
+		/* clsact: the filter holds the program, the pin only names it. */
+		unsigned int ifindex = if_nametoindex(ifname);
+		struct bpf_prog_info pinfo = {};
+		__u32 len = sizeof(pinfo);
+
+		if (!bpf_obj_get_info_by_fd(fd, &pinfo, &len) &&
+		    clsact_prog_id(ifindex, hook) == pinfo.id) {
+			struct bpf_tc_hook h;
+			LIBBPF_OPTS(bpf_tc_opts, o, .handle = CLSACT_HANDLE,
+				    .priority = CLSACT_PRIO);
+
+			clsact_hook(&h, ifindex, hook);
+			bpf_tc_detach(&h, &o);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
 	unlink(path);
 }
 
@@ -554,15 +671,27 @@ int dp_list_hooks(const char *pin_dir, struct hook_info **out, int *n)
 			memset(hi, 0, sizeof(*hi));
 			snprintf(hi->ifname, sizeof(hi->ifname), "%s", ifs[i]);
 			snprintf(hi->hook, sizeof(hi->hook), "%s", hook_names[h]);
-			if (!link_info(fd, &info)) {
+			hi->mode = "tcx";
+			if (is_link(fd) && !link_info(fd, &info)) {
 				hi->link_id = info.id;
 				hi->prog_id = info.prog_id;
 				hi->ifindex = info.xdp.ifindex;
+			} else if (!bpf_obj_get_info_by_fd(fd, &pinfo, &plen)) {
+				/* A pinned program: clsact, attached if our filter runs it. */
+				unsigned int ifindex = if_nametoindex(ifs[i]);
+
+				hi->mode = "clsact";
+				hi->prog_id = pinfo.id;
+				if (clsact_prog_id(ifindex, (enum hook_id)h) == pinfo.id)
+					hi->ifindex = ifindex;
+				memset(&pinfo, 0, sizeof(pinfo));
+				plen = sizeof(pinfo);
 			}
 			close(fd);
-			hi->mode = !hi->ifindex	 ? "detached" :
-				   h == HOOK_XDP ? xdp_mode(hi->ifindex) :
-						   "tcx";
+			if (!hi->ifindex)
+				hi->mode = "detached";
+			else if (h == HOOK_XDP)
+				hi->mode = xdp_mode(hi->ifindex);
 			pfd = hi->prog_id ? bpf_prog_get_fd_by_id(hi->prog_id) : -1;
 			if (pfd >= 0 && !bpf_obj_get_info_by_fd(pfd, &pinfo, &plen)) {
 				full_prog_name(hi->prog_name, pinfo.name);

@@ -98,6 +98,31 @@ reload_programs() {
 	assert_eq "svc list after the mode changes" "$before" "$SB_OUT"
 }
 
+# The tc filters svcbpf owns on the node's eth0, as the tc tool lists them.
+clsact_filters() {
+	{ topo_node tc filter show dev eth0 ingress; topo_node tc filter show dev eth0 egress; } |
+		grep -o 'name svcbpf_tc_[a-z]*' | cut -d' ' -f2 | sort | tr '\n' ' '
+}
+
+@test "lifecycle: the clsact fallback (kernels without tcx) carries traffic, upgrades, unloads" {
+	local status_json
+	SVCBPF_TC_ATTACH=clsact sb_ok load eth0
+	add_http_service
+	sb_ok status -o json
+	status_json=$SB_OUT
+	assert_eq "tc attachments and their mode" "eth0/tc_ingress/clsact eth0/tc_egress/clsact" \
+		"$(jq -r '[.attachments[] | "\(.ifname)/\(.hook)/\(.mode)"] | join(" ")' <<<"$status_json")" || return 1
+	assert_eq "tc filters on eth0" "svcbpf_tc_egres svcbpf_tc_ingre " "$(clsact_filters)" || return 1
+	expect_http_ok "through clsact filters" "$E2E_VIP_HTTP" 80 20 || return 1
+	# An upgrade replaces the filters' programs in place (same handle and priority).
+	sb_ok load eth0 --xdp
+	expect_http_ok "after an upgrade load over clsact" "$E2E_VIP_HTTP" 80 10 || return 1
+	assert_eq "tc filters after the upgrade" "svcbpf_tc_egres svcbpf_tc_ingre " "$(clsact_filters)" || return 1
+	sb_ok unload
+	assert_eq "tc filters after unload" "" "$(clsact_filters)" || return 1
+	expect_http_fails "after unload" "$E2E_VIP_HTTP" 80
+}
+
 @test "lifecycle: svc add on an existing service replaces its backend set" {
 	sb_ok load eth0
 	sb_ok svc add "$E2E_VIP_HTTP:80" --backend "$(topo_pod_ip 1):8080" --backend "$(topo_pod_ip 2):8080"
