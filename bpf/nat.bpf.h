@@ -25,26 +25,30 @@
 #include "parse.bpf.h"
 #include "verdict.bpf.h"
 
-/* TCP and UDP both start with source port, destination port. */
-#define L4_PORT_OFF(dst) ((dst) ? 2 : 0)
-
 /*
  * tc: rewrite the destination (@dst) or source address and port of @p to
- * @nat. Offsets come from the parser, so no packet pointer is needed after
- * the skb helpers invalidate them. Returns SVCBPF_CONTINUE, or a drop reason
- * if a helper failed (the packet may then be half-written: drop it).
+ * @nat. The new bytes go straight through the header pointers the parser
+ * checked (the verifier makes a cloned skb private first); the checksum
+ * helpers then take the old and new values, never rereading the packet.
+ * Returns SVCBPF_CONTINUE, or a drop reason if a helper failed (the packet
+ * is then half-written: drop it).
  */
 static __always_inline int nat4_rewrite_skb(struct __sk_buff *skb, const struct pkt4 *p, bool dst,
 					    const struct nat4 *nat)
 {
-	__u32 addr_off =
-		p->l3_off + (dst ? offsetof(struct iphdr, daddr) : offsetof(struct iphdr, saddr));
-	__u32 port_off = p->l4_off + L4_PORT_OFF(dst);
 	__be32 old_addr = dst ? p->daddr : p->saddr;
 	__be16 old_port = dst ? p->dport : p->sport;
 	/* A UDP checksum of 0 means "none" (RFC 768): keep it 0, never produce it. */
 	__u64 l4_flags = p->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	__be16 *ports = p->l4;
 
+	if (dst) {
+		p->ip->daddr = nat->addr;
+		ports[1] = nat->port;
+	} else {
+		p->ip->saddr = nat->addr;
+		ports[0] = nat->port;
+	}
 	if (bpf_l4_csum_replace(skb, p->check_off, old_addr, nat->addr,
 				l4_flags | BPF_F_PSEUDO_HDR | sizeof(nat->addr)))
 		return VERDICT_DROP(SVCBPF_CNT_DROP_REWRITE);
@@ -53,10 +57,6 @@ static __always_inline int nat4_rewrite_skb(struct __sk_buff *skb, const struct 
 		return VERDICT_DROP(SVCBPF_CNT_DROP_REWRITE);
 	if (bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check), old_addr, nat->addr,
 				sizeof(nat->addr)))
-		return VERDICT_DROP(SVCBPF_CNT_DROP_REWRITE);
-	if (bpf_skb_store_bytes(skb, addr_off, &nat->addr, sizeof(nat->addr), 0))
-		return VERDICT_DROP(SVCBPF_CNT_DROP_REWRITE);
-	if (bpf_skb_store_bytes(skb, port_off, &nat->port, sizeof(nat->port), 0))
 		return VERDICT_DROP(SVCBPF_CNT_DROP_REWRITE);
 	return SVCBPF_CONTINUE;
 }

@@ -31,9 +31,9 @@
 #define IP_OFFSET 0x1fff
 
 struct pkt4 {
-	struct iphdr *ip; /* XDP only: valid until the first write */
-	void *l4; /* XDP only: the TCP/UDP header */
-	__sum16 *l4_check; /* XDP only: the L4 checksum field */
+	struct iphdr *ip; /* valid until a helper moves the packet */
+	void *l4; /* the TCP/UDP header, same validity */
+	__sum16 *l4_check; /* the L4 checksum field, same validity */
 	__u32 l3_off; /* IPv4 header, from the start of the frame */
 	__u32 l4_off; /* TCP/UDP header */
 	__u32 check_off; /* L4 checksum field */
