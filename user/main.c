@@ -45,8 +45,10 @@ int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, c
 	char candidates[512] = "";
 	int nmatch = 0;
 
-	if (argc < 1)
-		return help(argc, argv) ? EXIT_USAGE : EXIT_USAGE;
+	if (argc < 1) {
+		help(argc, argv);
+		return EXIT_USAGE; /* a command was needed */
+	}
 	for (const struct cmd *c = cmds; c->name; c++)
 		if (!strcmp(c->name, argv[0]))
 			return c->func(argc - 1, argv + 1);
@@ -125,7 +127,7 @@ static int do_help(int argc, char **argv)
 		"\n"
 		"Exit codes: 0 ok, 1 the command failed, 2 usage error.\n",
 		SVCBPF_PIN_DIR_DEFAULT, SVCBPF_STATE_DIR_DEFAULT);
-	return argc < 0 ? EXIT_OK : EXIT_OK;
+	return EXIT_OK;
 }
 
 static int do_version(int argc, char **argv)
