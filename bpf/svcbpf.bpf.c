@@ -32,14 +32,44 @@ static __always_inline bool verdict_account(int ret, __u32 len)
 	return verdict_is_drop(ret);
 }
 
-/* Make the headers the parser reads linear (AF_PACKET senders give non-linear skbs). */
-static __always_inline void *tc_pull(struct __sk_buff *skb)
-{
-	__u32 need = skb->len < PARSE_MAX_HDR ? skb->len : PARSE_MAX_HDR;
+/*
+ * The tc verdict for a packet that goes on: TC_ACT_UNSPEC is TCX_NEXT under
+ * tcx and "next filter" under clsact, so programs after ours still see the
+ * traffic (TC_ACT_OK would end the chain for every packet we pass).
+ */
+#define TC_PASS TC_ACT_UNSPEC
 
+/* Make linear the first @need bytes (or all of a shorter packet). */
+static __always_inline void tc_pull(struct __sk_buff *skb, __u32 need)
+{
+	if (need > skb->len)
+		need = skb->len;
 	if ((void *)(long)skb->data + need > (void *)(long)skb->data_end)
 		bpf_skb_pull_data(skb, need);
-	/* clang must reload data/data_end from the ctx after the pull. */
+}
+
+/*
+ * Only IPv4 headers are made linear (AF_PACKET senders and GRO give
+ * non-linear skbs), and only as far as they go: the IP header (with its
+ * options) and the L4 header, never payload. Returns the packet start.
+ */
+static __always_inline void *tc_pull_headers(struct __sk_buff *skb)
+{
+	struct iphdr *ip;
+	void *data;
+
+	if (skb->protocol != bpf_htons(ETH_P_IP))
+		goto out;
+	tc_pull(skb, sizeof(struct ethhdr) + sizeof(struct iphdr));
+	barrier_var(skb); /* clang must reload data/data_end after the pull */
+	data = (void *)(long)skb->data;
+	ip = data + sizeof(struct ethhdr);
+	if ((void *)(ip + 1) > (void *)(long)skb->data_end)
+		goto out;
+	tc_pull(skb, sizeof(struct ethhdr) + ip->ihl * 4 +
+			     (ip->protocol == IPPROTO_UDP ? sizeof(struct udphdr) :
+							    sizeof(struct tcphdr)));
+out:
 	barrier_var(skb);
 	return (void *)(long)skb->data;
 }
@@ -53,21 +83,21 @@ int svcbpf_tc_ingress(struct __sk_buff *skb)
 	void *data;
 	int ret;
 
-	data = tc_pull(skb);
+	data = tc_pull_headers(skb);
 	ret = parse_pkt4(data, (void *)(long)skb->data_end, &p);
 	if (ret != SVCBPF_CONTINUE)
-		return verdict_account(ret, p.len) ? TC_ACT_SHOT : TC_ACT_OK;
+		return verdict_account(ret, p.len) ? TC_ACT_SHOT : TC_PASS;
 
 	svc = lb4_lookup_service(&p);
 	if (!svc)
-		return TC_ACT_OK;
+		return TC_PASS;
 
 	ret = lb4_select(&p, svc, &nat);
 	if (ret == SVCBPF_CONTINUE)
 		ret = nat4_rewrite_skb(skb, &p, true, &nat);
 	if (ret == SVCBPF_CONTINUE)
 		counter_add(nat.event, p.len);
-	return verdict_account(ret, p.len) ? TC_ACT_SHOT : TC_ACT_OK;
+	return verdict_account(ret, p.len) ? TC_ACT_SHOT : TC_PASS;
 }
 
 SEC("tc")
@@ -78,18 +108,18 @@ int svcbpf_tc_egress(struct __sk_buff *skb)
 	void *data;
 	int ret;
 
-	data = tc_pull(skb);
+	data = tc_pull_headers(skb);
 	ret = parse_pkt4(data, (void *)(long)skb->data_end, &p);
 	if (ret != SVCBPF_CONTINUE)
-		return verdict_account(ret, p.len) ? TC_ACT_SHOT : TC_ACT_OK;
+		return verdict_account(ret, p.len) ? TC_ACT_SHOT : TC_PASS;
 
 	if (!lb4_lookup_reply(&p, &nat))
-		return TC_ACT_OK;
+		return TC_PASS;
 
 	ret = nat4_rewrite_skb(skb, &p, false, &nat);
 	if (ret == SVCBPF_CONTINUE)
 		counter_add(nat.event, p.len);
-	return verdict_account(ret, p.len) ? TC_ACT_SHOT : TC_ACT_OK;
+	return verdict_account(ret, p.len) ? TC_ACT_SHOT : TC_PASS;
 }
 
 SEC("xdp")

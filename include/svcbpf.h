@@ -33,6 +33,12 @@
 #define SVCBPF_SLOTS_PER_BACKEND 2
 /* Backends of one service: the slot count is a __u16. */
 #define SVCBPF_MAX_SVC_BACKENDS 4096
+/*
+ * Room beyond --max-backends in the backend and slot maps: a service's new
+ * set is written before its old one is freed, so a switch at full capacity
+ * still fits. Capacity checks use the map size minus this.
+ */
+#define SVCBPF_BE_HEADROOM SVCBPF_MAX_SVC_BACKENDS
 
 /* Service: the (ClusterIP, port, protocol) a client addresses. */
 struct svc_key {

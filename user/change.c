@@ -64,7 +64,7 @@ void change_list_free(struct change_list *l)
 }
 
 /* Serialise changers: the store transaction and the map update they cause. */
-static int lock_state(void)
+int cli_lock(void)
 {
 	char path[4096];
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
@@ -132,7 +132,9 @@ static int check_capacity(struct store *s, const struct dp_maps *m, const struct
 		p_err("cannot %s: service map full (%u entries; raise --max-services)", what, cap);
 		return -E2BIG;
 	}
+	/* The backend map keeps room for one service's whole set while it switches. */
 	cap = map_capacity(m->be);
+	cap = cap > SVCBPF_BE_HEADROOM ? cap - SVCBPF_BE_HEADROOM : 0;
 	if (nbe > cap) {
 		p_err("cannot %s: backend map full (%u entries; raise --max-backends)", what, cap);
 		return -E2BIG;
@@ -255,21 +257,26 @@ static int reconcile_many(struct store *s, const struct dp_maps *m, const struct
 		free(recs);
 		return ret;
 	}
-	for (size_t i = 0; i < n && !ret; i++) {
+	/* Removals here, additions after (dp_sync_services): they free room first. */
+	for (size_t i = 0; i < n; i++) {
 		const struct svc_rec *r;
+		int r2;
 
 		if (i && !cmp_change_svc(&c[i - 1], &c[i]))
 			continue;
 		r = bsearch(&c[i].svc, md.svc, md.n, sizeof(*md.svc), cmp_rec_addr);
-		if (r)
+		if (r) {
 			recs[k++] = r;
-		else if ((ret = dp_remove_service(m, &c[i].svc)))
-			p_err("store updated, maps not (run 'svcbpf sync'): %s", strerror(-ret));
+		} else if ((r2 = dp_remove_service(m, &c[i].svc))) {
+			p_err("store updated, maps not (run 'svcbpf sync'): %s", strerror(-r2));
+			ret = ret ? ret : r2;
+		}
 	}
-	if (!ret) {
-		ret = dp_sync_services(m, recs, k, err);
-		if (ret)
-			p_err("store updated, maps not (run 'svcbpf sync'): %s", err);
+	int r3 = dp_sync_services(m, recs, k, err);
+
+	if (r3) {
+		p_err("store updated, maps not (run 'svcbpf sync'): %s", err);
+		ret = ret ? ret : r3;
 	}
 	model_free(&md);
 	free(recs);
@@ -310,12 +317,13 @@ int cli_apply(struct change *c, size_t n, const char *what)
 		return collect(c, n);
 	if (!require_privileges())
 		return EXIT_FAIL;
-	ret = cli_open_maps(&m);
-	if (ret && ret != -ENOENT)
+	/* The lock first: `load`, `sync` and `unload` change the maps under it too. */
+	lock = cli_lock();
+	if (lock < 0)
 		return EXIT_FAIL;
-	lock = lock_state();
-	if (lock < 0) {
-		maps_close(&m);
+	ret = cli_open_maps(&m);
+	if (ret && ret != -ENOENT) {
+		close(lock);
 		return EXIT_FAIL;
 	}
 	ret = cli_open_store(&s);
@@ -346,13 +354,30 @@ int cli_apply(struct change *c, size_t n, const char *what)
 	if (m.svc < 0)
 		goto out; /* not loaded: programmed at the next `svcbpf load` */
 
-	/* Each service once, whatever number of lines touched it. */
+	/*
+	 * Each service once, whatever number of lines touched it; removals
+	 * before additions (they free room), and every service is tried even
+	 * when one fails.
+	 */
 	qsort(c, n, sizeof(*c), cmp_change_svc);
-	if (n > RECONCILE_BULK)
+	if (n > RECONCILE_BULK) {
 		ret = reconcile_many(s, &m, c, n);
-	for (size_t i = 0; i < n && !ret && n <= RECONCILE_BULK; i++)
-		if (i == 0 || cmp_change_svc(&c[i - 1], &c[i]))
-			ret = reconcile_one(s, &m, &c[i].svc);
+	} else {
+		for (int pass = 0; pass < 2; pass++) {
+			for (size_t i = 0; i < n; i++) {
+				size_t nbe;
+				int r;
+
+				if (i && !cmp_change_svc(&c[i - 1], &c[i]))
+					continue;
+				/* Pass 0: services the store no longer has; pass 1: the rest. */
+				if ((store_svc_exists(s, &c[i].svc, &nbe) == 0) != (pass == 0))
+					continue;
+				r = reconcile_one(s, &m, &c[i].svc);
+				ret = ret ? ret : r;
+			}
+		}
+	}
 	apply_stats.maps_us = now_us() - t1;
 out:
 	store_close(s);

@@ -85,7 +85,10 @@ void change_collect(struct change_list *into); /* NULL: apply again */
 bool change_collecting(void);
 void change_list_free(struct change_list *l);
 
-/* Open the store read-only use (no lock); reports errors. */
+/* Take the state lock that serialises every change (store and maps); -errno reported. */
+int cli_lock(void);
+
+/* Open the store (no lock); reports errors. */
 int cli_open_store(struct store **s);
 
 int do_svc(int argc, char **argv);

@@ -58,7 +58,7 @@ int do_load(int argc, char **argv)
 	char err[ERR_LEN] = "";
 	struct model md;
 	char **ifnames;
-	int n = 0, ret;
+	int n = 0, ret, lock;
 
 	if (argc && !strcmp(argv[0], "help"))
 		return load_help(0, NULL);
@@ -114,7 +114,12 @@ int do_load(int argc, char **argv)
 		free(ifnames);
 		return usage_err("load: missing interface (svcbpf load IFACE...)");
 	}
-	if (!require_privileges() || load_model(&md)) {
+	if (!require_privileges() || (lock = cli_lock()) < 0) {
+		free(ifnames);
+		return EXIT_FAIL;
+	}
+	if (load_model(&md)) {
+		close(lock);
 		free(ifnames);
 		return EXIT_FAIL;
 	}
@@ -122,6 +127,7 @@ int do_load(int argc, char **argv)
 	if (ret)
 		p_err("%s", err);
 	model_free(&md);
+	close(lock);
 	free(ifnames);
 	return ret ? EXIT_FAIL : EXIT_OK;
 }
@@ -129,17 +135,18 @@ int do_load(int argc, char **argv)
 int do_unload(int argc, char **argv)
 {
 	char err[ERR_LEN] = "";
+	int lock, ret;
 
 	for (int i = 0; i < argc; i++)
 		if (argv[i][0] == '-')
 			return usage_err("unload: unknown option '%s'", argv[i]);
-	if (!require_privileges())
+	if (!require_privileges() || (lock = cli_lock()) < 0)
 		return EXIT_FAIL;
-	if (dp_unload(cli.pin_dir, argv, argc, err)) {
+	ret = dp_unload(cli.pin_dir, argv, argc, err);
+	if (ret)
 		p_err("%s", err);
-		return EXIT_FAIL;
-	}
-	return EXIT_OK;
+	close(lock);
+	return ret ? EXIT_FAIL : EXIT_OK;
 }
 
 int do_sync(int argc, char **argv)
@@ -147,17 +154,19 @@ int do_sync(int argc, char **argv)
 	struct dp_maps m;
 	char err[ERR_LEN];
 	struct model md;
-	int ret;
+	int ret, lock;
 
 	if (argc)
 		return usage_err("sync: unexpected argument '%s'", argv[0]);
-	if (!require_privileges())
+	if (!require_privileges() || (lock = cli_lock()) < 0)
 		return EXIT_FAIL;
 	ret = cli_open_maps(&m);
 	if (ret == -ENOENT)
 		p_err("cannot sync: svcbpf is not loaded (no maps in %s)", cli.pin_dir);
-	if (ret)
+	if (ret) {
+		close(lock);
 		return EXIT_FAIL;
+	}
 	ret = load_model(&md);
 	if (!ret) {
 		ret = dp_sync_all(&m, &md, err);
@@ -166,6 +175,7 @@ int do_sync(int argc, char **argv)
 		model_free(&md);
 	}
 	maps_close(&m);
+	close(lock);
 	return ret ? EXIT_FAIL : EXIT_OK;
 }
 

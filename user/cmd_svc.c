@@ -42,6 +42,11 @@ static int get_svc(const char *arg, struct l4addr *svc)
 		p_err("%s", err);
 		return -EINVAL;
 	}
+	/* A ClusterIP is a unicast address no host owns: not 0/8, loopback, multicast or E. */
+	if (svc->ip >> 24 == 0 || svc->ip >> 24 == 127 || svc->ip >> 28 >= 14) {
+		p_err("invalid service address '%s': not a unicast address", arg);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -60,7 +65,7 @@ static int get_backend(const char *arg, const struct l4addr *svc, struct l4addr 
 		      fmt_ip(buf, svc->ip));
 		return -EINVAL;
 	}
-	if (!be->ip || be->ip >> 24 == 127 || be->ip >> 28 >= 14) {
+	if (be->ip >> 24 == 0 || be->ip >> 24 == 127 || be->ip >> 28 >= 14) {
 		p_err("invalid backend '%s': not a unicast address a pod can have", arg);
 		return -EINVAL;
 	}

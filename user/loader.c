@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if_arp.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -250,15 +253,15 @@ static uint32_t pinned_max_entries(const char *pin_dir, const char *name)
  * asking for another size while pinned is refused rather than ignored.
  */
 static int size_map(struct bpf_map *map, const char *pin_dir, uint32_t want, uint32_t dflt,
-		    const char *opt, char err[ERR_LEN])
+		    uint32_t extra, const char *opt, char err[ERR_LEN])
 {
 	uint32_t pinned = pinned_max_entries(pin_dir, bpf_map__name(map));
 
-	if (pinned && want && want != pinned)
+	if (pinned && want && want + extra != pinned)
 		return fail(err, EEXIST,
 			    "cannot resize %s to %u: pinned with %u entries (unload to resize)",
-			    opt, want, pinned);
-	return bpf_map__set_max_entries(map, pinned ? pinned : want ? want : dflt);
+			    opt, want, pinned - extra);
+	return bpf_map__set_max_entries(map, pinned ? pinned : (want ? want : dflt) + extra);
 }
 
 static int silent_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -426,13 +429,51 @@ static void detach_hook(const char *pin_dir, const char *ifname, enum hook_id ho
 	unlink(path);
 }
 
+/* Is @ifindex an Ethernet device? The programs parse Ethernet frames. */
+static bool is_ethernet(const char *ifname)
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	if (fd < 0)
+		return true; /* cannot tell: let the attach decide */
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ok = ioctl(fd, SIOCGIFHWADDR, &ifr) || ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER;
+	close(fd);
+	return ok;
+}
+
+/* Does the store fit the maps as sized? */
+static int check_fits(const struct svcbpf_bpf *skel, const struct model *md, char err[ERR_LEN])
+{
+	uint32_t max_svc = bpf_map__max_entries(skel->maps.svcbpf_svc_v1);
+	uint32_t max_be = bpf_map__max_entries(skel->maps.svcbpf_be_v1) - SVCBPF_BE_HEADROOM;
+	size_t nbe = 0;
+
+	for (size_t i = 0; i < md->n; i++)
+		nbe += md->svc[i].nbe;
+	if (md->n > max_svc)
+		return fail(err, E2BIG,
+			    "cannot load: the store holds %zu services (--max-services %u)", md->n,
+			    max_svc);
+	if (nbe > max_be)
+		return fail(err, E2BIG,
+			    "cannot load: the store holds %zu backends (--max-backends %u)", nbe,
+			    max_be);
+	return 0;
+}
+
 int dp_load(const char *pin_dir, char *const *ifnames, int n, const struct load_opts *o,
 	    const struct model *md, bool debug, char err[ERR_LEN])
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin_dir);
 	unsigned int ifindex[n > 0 ? n : 1];
+	/* What this call attached anew, to take back if a later step fails. */
+	bool created[n > 0 ? n : 1][HOOK_MAX];
 	struct svcbpf_bpf *skel;
 	char path[PATH_MAX];
+	bool fresh;
 	int ret;
 
 	/* Validate everything before anything is created or attached. */
@@ -443,29 +484,36 @@ int dp_load(const char *pin_dir, char *const *ifnames, int n, const struct load_
 		if (!ifindex[i])
 			return fail(err, ENODEV, "cannot load on %s: no such interface",
 				    ifnames[i]);
+		if (!is_ethernet(ifnames[i]))
+			return fail(err, EINVAL, "cannot load on %s: not an Ethernet device",
+				    ifnames[i]);
 	}
+	memset(created, 0, sizeof(created));
 
 	ret = bpffs_prepare(pin_dir, true, err);
 	if (ret)
 		return ret;
 	libbpf_set_print(debug ? debug_print : silent_print);
+	fresh = !pinned_max_entries(pin_dir, SVCBPF_MAP_SVC);
 
 	skel = svcbpf_bpf__open_opts(&oo);
 	if (!skel)
 		return fail(err, errno, "cannot open the BPF object: %s", strerror(errno));
-	ret = size_map(skel->maps.svcbpf_svc_v1, pin_dir, o->max_services, SVCBPF_MAX_SERVICES,
+	ret = size_map(skel->maps.svcbpf_svc_v1, pin_dir, o->max_services, SVCBPF_MAX_SERVICES, 0,
 		       "--max-services", err);
 	if (!ret)
 		ret = size_map(skel->maps.svcbpf_be_v1, pin_dir, o->max_backends,
-			       SVCBPF_MAX_BACKENDS, "--max-backends", err);
+			       SVCBPF_MAX_BACKENDS, SVCBPF_BE_HEADROOM, "--max-backends", err);
 	if (!ret)
 		ret = size_map(skel->maps.svcbpf_slot_v1, pin_dir,
 			       o->max_backends * SVCBPF_SLOTS_PER_BACKEND,
-			       SVCBPF_MAX_BACKENDS * SVCBPF_SLOTS_PER_BACKEND, "--max-backends",
-			       err);
+			       SVCBPF_MAX_BACKENDS * SVCBPF_SLOTS_PER_BACKEND, SVCBPF_BE_HEADROOM,
+			       "--max-backends", err);
 	if (!ret)
-		ret = size_map(skel->maps.svcbpf_ct_v1, pin_dir, o->ct_size, SVCBPF_CT_SIZE,
+		ret = size_map(skel->maps.svcbpf_ct_v1, pin_dir, o->ct_size, SVCBPF_CT_SIZE, 0,
 			       "--ct-size", err);
+	if (!ret)
+		ret = check_fits(skel, md, err);
 	if (ret)
 		goto out;
 
@@ -494,28 +542,53 @@ int dp_load(const char *pin_dir, char *const *ifnames, int n, const struct load_
 		ret = fail(err, errno, "cannot create %s: %s", path, strerror(errno));
 		goto out;
 	}
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < n && !ret; i++) {
+		/* XDP last: tc stands behind it before it starts translating. */
+		static const enum hook_id order[] = { HOOK_TC_EGRESS, HOOK_TC_INGRESS, HOOK_XDP };
+		int fds[HOOK_MAX] = {
+			[HOOK_TC_INGRESS] = bpf_program__fd(skel->progs.svcbpf_tc_ingress),
+			[HOOK_TC_EGRESS] = bpf_program__fd(skel->progs.svcbpf_tc_egress),
+			[HOOK_XDP] = bpf_program__fd(skel->progs.svcbpf_xdp_ingress),
+		};
+
 		pin_path(path, pin_dir, ifnames[i], NULL);
 		if (mkdir(path, 0700) && errno != EEXIST) {
 			ret = fail(err, errno, "cannot create %s: %s", path, strerror(errno));
-			goto out;
+			break;
 		}
-		/* XDP last: tc stands behind it before it starts translating. */
-		ret = attach_hook(pin_dir, ifnames[i], ifindex[i], HOOK_TC_EGRESS,
-				  bpf_program__fd(skel->progs.svcbpf_tc_egress), err);
-		if (!ret)
-			ret = attach_hook(pin_dir, ifnames[i], ifindex[i], HOOK_TC_INGRESS,
-					  bpf_program__fd(skel->progs.svcbpf_tc_ingress), err);
-		if (!ret && o->xdp)
-			ret = attach_hook(pin_dir, ifnames[i], ifindex[i], HOOK_XDP,
-					  bpf_program__fd(skel->progs.svcbpf_xdp_ingress), err);
-		else if (!ret)
-			detach_hook(pin_dir, ifnames[i], HOOK_XDP);
-		if (ret)
-			goto out;
+		for (size_t k = 0; k < HOOK_MAX && !ret; k++) {
+			enum hook_id h = order[k];
+			struct stat st;
+
+			if (h == HOOK_XDP && !o->xdp) {
+				detach_hook(pin_dir, ifnames[i], HOOK_XDP);
+				continue;
+			}
+			pin_path(path, pin_dir, ifnames[i], hook_names[h]);
+			created[i][h] = stat(path, &st) != 0;
+			ret = attach_hook(pin_dir, ifnames[i], ifindex[i], h, fds[h], err);
+			if (ret)
+				created[i][h] = false;
+		}
+	}
+	if (ret) {
+		/* Take back what this call attached; upgrades already done stay. */
+		for (int i = 0; i < n; i++) {
+			for (int h = HOOK_MAX - 1; h >= 0; h--)
+				if (created[i][h])
+					detach_hook(pin_dir, ifnames[i], (enum hook_id)h);
+			pin_path(path, pin_dir, ifnames[i], NULL);
+			rmdir(path);
+		}
 	}
 out:
 	svcbpf_bpf__destroy(skel);
+	if (ret && fresh) {
+		char ignored[ERR_LEN];
+
+		/* Pins this call made and nothing uses: as if it never ran. */
+		dp_unload(pin_dir, NULL, 0, ignored);
+	}
 	return ret;
 }
 
@@ -590,8 +663,10 @@ int dp_unload(const char *pin_dir, char *const *ifnames, int n, char err[ERR_LEN
 	for (int i = 0; i < (n ? n : nloaded); i++) {
 		const char *ifname = n ? ifnames[i] : loaded[i];
 
-		for (int h = HOOK_MAX - 1; h >= 0; h--)
-			detach_hook(pin_dir, ifname, (enum hook_id)h);
+		/* The reverse of load: replies keep their reverse NAT until DNAT stops. */
+		detach_hook(pin_dir, ifname, HOOK_XDP);
+		detach_hook(pin_dir, ifname, HOOK_TC_INGRESS);
+		detach_hook(pin_dir, ifname, HOOK_TC_EGRESS);
 		pin_path(path, pin_dir, ifname, NULL);
 		rmdir(path);
 	}

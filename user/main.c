@@ -87,7 +87,13 @@ int cli_open_maps(struct dp_maps *m)
 		p_err("%s", err);
 		return ret;
 	}
-	return maps_open(cli.pin_dir, m);
+	ret = maps_open(cli.pin_dir, m);
+	if (ret == -ENODATA)
+		p_err("incomplete pin set in %s: run 'svcbpf load' to repair or 'svcbpf unload'",
+		      cli.pin_dir);
+	else if (ret && ret != -ENOENT)
+		p_err("cannot open the maps in %s: %s", cli.pin_dir, strerror(-ret));
+	return ret;
 }
 
 int cli_open_store(struct store **s)
@@ -167,6 +173,19 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name)
 	return argv[++*i];
 }
 
+/* A usage error in the global options, reported once the output format is known. */
+static char global_err[256];
+
+static int global_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(global_err, sizeof(global_err), fmt, ap);
+	va_end(ap);
+	return EXIT_USAGE;
+}
+
 /*
  * Take the global options out of argv wherever they are (the seed writes
  * `svc list -o json`), leaving the command words and their own options.
@@ -190,7 +209,8 @@ static int parse_global(int *argc, char **argv, bool *json, bool *help)
 			else if (!strcmp(v, "plain") || !strcmp(v, "text"))
 				*json = false;
 			else
-				return usage_err("unknown output format '%s' (plain or json)", v);
+				return global_usage("unknown output format '%s' (plain or json)",
+						    v);
 		} else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
 			*json = true;
 		} else if (!strcmp(argv[i], "-d") || !strcmp(argv[i], "--debug")) {
@@ -199,11 +219,11 @@ static int parse_global(int *argc, char **argv, bool *json, bool *help)
 			*help = true;
 		} else if ((v = opt_value(*argc, argv, &i, "--pin-dir"))) {
 			if (!*v)
-				return usage_err("--pin-dir needs a directory");
+				return global_usage("--pin-dir needs a directory");
 			cli.pin_dir = v;
 		} else if ((v = opt_value(*argc, argv, &i, "--state-dir"))) {
 			if (!*v)
-				return usage_err("--state-dir needs a directory");
+				return global_usage("--state-dir needs a directory");
 			cli.state_dir = v;
 		} else {
 			argv[out++] = argv[i];
@@ -223,18 +243,17 @@ int main(int argc, char **argv)
 	cli.state_dir = (env = getenv("SVCBPF_STATE_DIR")) && *env ? env : SVCBPF_STATE_DIR_DEFAULT;
 	argc--;
 	argv++;
-	/* JSON errors need to know the format before parsing anything else. */
-	for (int i = 0; i < argc - 1; i++)
-		if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) &&
-		    !strcmp(argv[i + 1], "json"))
-			json = true;
-	out_begin(json);
+	/*
+	 * Options first, output second: a usage error met while parsing is
+	 * printed after the format is known (parse_global defers it).
+	 */
 	ret = parse_global(&argc, argv, &json, &help);
+	out_begin(json);
 	if (ret) {
+		p_err("%s", global_err);
 		out_end();
 		return ret;
 	}
-	json_output = json;
 	if (help) {
 		/* `svcbpf svc add --help` = `svcbpf svc help` */
 		if (!argc)

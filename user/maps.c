@@ -24,17 +24,29 @@ static int open_pin(const char *dir, const char *name)
 
 int maps_open(const char *pin_dir, struct dp_maps *m)
 {
+	int *fds[] = { &m->svc, &m->be, &m->slot, &m->ct, &m->cnt };
+	static const char *const names[] = { SVCBPF_MAP_SVC, SVCBPF_MAP_BE, SVCBPF_MAP_SLOT,
+					     SVCBPF_MAP_CT, SVCBPF_MAP_CNT };
+	int missing = 0, err = 0;
+
 	*m = (struct dp_maps)DP_MAPS_CLOSED;
-	m->svc = open_pin(pin_dir, SVCBPF_MAP_SVC);
-	m->be = open_pin(pin_dir, SVCBPF_MAP_BE);
-	m->slot = open_pin(pin_dir, SVCBPF_MAP_SLOT);
-	m->ct = open_pin(pin_dir, SVCBPF_MAP_CT);
-	m->cnt = open_pin(pin_dir, SVCBPF_MAP_CNT);
-	if (m->svc < 0 || m->be < 0 || m->slot < 0 || m->ct < 0 || m->cnt < 0) {
-		maps_close(m);
-		return -ENOENT;
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		*fds[i] = open_pin(pin_dir, names[i]);
+		if (*fds[i] >= 0)
+			continue;
+		if (errno == ENOENT)
+			missing++;
+		else if (!err)
+			err = -errno;
 	}
-	return 0;
+	/* Not loaded only when nothing is pinned; a partial set is an error. */
+	if (!err && missing == (int)(sizeof(fds) / sizeof(fds[0])))
+		err = -ENOENT;
+	else if (!err && missing)
+		err = -ENODATA;
+	if (err)
+		maps_close(m);
+	return err;
 }
 
 void maps_close(struct dp_maps *m)
@@ -265,7 +277,7 @@ int dp_sync_services(const struct dp_maps *m, const struct svc_rec *const *r, si
 	struct backend_value *bv = NULL;
 	__u32 *bid = NULL, *slv = NULL;
 	size_t nsvc = 0, nbe = 0, nslot = 0, total = 0;
-	int ret = 0;
+	int ret = 0, failed = 0;
 
 	for (size_t i = 0; i < n; i++)
 		total += r[i]->nbe;
@@ -286,7 +298,14 @@ int dp_sync_services(const struct dp_maps *m, const struct svc_rec *const *r, si
 
 		/* A service already in the maps takes the careful one-by-one path. */
 		if (!bpf_map_lookup_elem(m->svc, &key, &old)) {
-			ret = dp_sync_service(m, r[i], err);
+			char e[ERR_LEN];
+			int r2 = dp_sync_service(m, r[i], e);
+
+			/* Go on with the others; report the first failure. */
+			if (r2 && !failed) {
+				failed = r2;
+				memcpy(err, e, ERR_LEN);
+			}
 			continue;
 		}
 		if (r[i]->id <= 0 || r[i]->id > INT32_MAX / 2) {
@@ -322,6 +341,8 @@ int dp_sync_services(const struct dp_maps *m, const struct svc_rec *const *r, si
 	if (ret)
 		snprintf(err, ERR_LEN, "cannot program %zu services: %s", nsvc,
 			 ret == -E2BIG || ret == -ENOMEM ? "map full" : strerror(-ret));
+	else
+		ret = failed;
 out:
 	free(sk);
 	free(sv);
@@ -349,13 +370,25 @@ bool dp_service_programmed(const struct dp_maps *m, const struct svc_rec *r)
 {
 	struct svc_key key = svc_key_of(&r->addr);
 	struct svc_value v;
-	uint16_t count = 0;
+	uint16_t n = 0;
 
-	if (bpf_map_lookup_elem(m->svc, &key, &v))
+	if (bpf_map_lookup_elem(m->svc, &key, &v) || v.id != (uint32_t)r->id)
 		return false;
-	for (size_t i = 0; i < r->nbe; i++)
-		count += r->be[i].state == SVCBPF_BE_ACTIVE;
-	return v.id == (uint32_t)r->id && v.count == count;
+	/* Every backend as the store has it, and each active one in its slot. */
+	for (size_t i = 0; i < r->nbe; i++) {
+		struct backend_value want = backend_value_of(&r->be[i]), got;
+		struct slot_key sk = { .table = v.table, .slot = n };
+		__u32 id = (__u32)r->be[i].id, slot_id;
+
+		if (bpf_map_lookup_elem(m->be, &id, &got) || memcmp(&got, &want, sizeof(got)))
+			return false;
+		if (r->be[i].state != SVCBPF_BE_ACTIVE)
+			continue;
+		if (bpf_map_lookup_elem(m->slot, &sk, &slot_id) || slot_id != id)
+			return false;
+		n++;
+	}
+	return v.count == n;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -405,11 +438,24 @@ static void *map_keys(int fd, size_t ksz, size_t *n)
 int dp_sync_all(const struct dp_maps *m, const struct model *md, char err[ERR_LEN])
 {
 	uint32_t *tables = NULL, *bes = NULL;
+	const struct svc_rec **recs;
 	size_t ntables = 0, nbes = 0, nkeys;
+	struct svc_key *sk;
 	int ret = 0;
 
-	const struct svc_rec **recs = calloc(md->n + 1, sizeof(*recs));
+	/* Removals first: what the store dropped frees room for what it added. */
+	sk = map_keys(m->svc, sizeof(*sk), &nkeys);
+	for (size_t i = 0; sk && i < nkeys; i++) {
+		struct l4addr a = { .ip = ntohl(sk[i].vip),
+				    .port = ntohs(sk[i].port),
+				    .proto = sk[i].proto };
 
+		if (!bsearch(&a, md->svc, md->n, sizeof(*md->svc), cmp_svc))
+			dp_remove_service(m, &a);
+	}
+	free(sk);
+
+	recs = calloc(md->n + 1, sizeof(*recs));
 	if (!recs)
 		return -ENOMEM;
 	for (size_t i = 0; i < md->n; i++) {
@@ -420,19 +466,6 @@ int dp_sync_all(const struct dp_maps *m, const struct model *md, char err[ERR_LE
 	free(recs);
 	if (ret)
 		return ret;
-
-	/* Services the store no longer has. */
-	struct svc_key *sk = map_keys(m->svc, sizeof(*sk), &nkeys);
-
-	for (size_t i = 0; sk && i < nkeys; i++) {
-		struct l4addr a = { .ip = ntohl(sk[i].vip),
-				    .port = ntohs(sk[i].port),
-				    .proto = sk[i].proto };
-
-		if (!bsearch(&a, md->svc, md->n, sizeof(*md->svc), cmp_svc))
-			dp_remove_service(m, &a);
-	}
-	free(sk);
 
 	/* Slots of tables no service uses, and backends no service has. */
 	tables = calloc(md->n + 1, sizeof(*tables));

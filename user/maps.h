@@ -26,7 +26,10 @@ struct dp_maps {
 		-1, -1, -1, -1, -1 \
 	}
 
-/* Open the maps pinned under @pin_dir: -ENOENT when svcbpf is not loaded. */
+/*
+ * Open the maps pinned under @pin_dir: -ENOENT when svcbpf is not loaded,
+ * -ENODATA when only some are pinned, else the error that stopped it.
+ */
 int maps_open(const char *pin_dir, struct dp_maps *m);
 void maps_close(struct dp_maps *m);
 

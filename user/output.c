@@ -160,7 +160,13 @@ void p_err(const char *fmt, ...)
 	va_end(ap);
 
 	if (json_output && !error_printed) {
-		json_t *err = json_pack("{s:s}", "error", msg);
+		json_t *err;
+
+		/* What users typed may not be UTF-8, and JSON must be. */
+		for (char *c = msg; *c; c++)
+			if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+				*c = '?';
+		err = json_pack("{s:s}", "error", msg);
 
 		fflush(stdout);
 		json_dumpf(err, stdout, JSON_COMPACT);

@@ -454,6 +454,17 @@ int store_counts(struct store *s, size_t *nsvc, size_t *nbe)
 	return rc == SQLITE_ROW ? 0 : -EIO;
 }
 
+int store_svc_exists(struct store *s, const struct l4addr *svc, size_t *nbe)
+{
+	int64_t id = svc_id(s, svc);
+
+	if (id < 0)
+		return -EIO;
+	if (!id)
+		return 0;
+	return store_svc_nbe(s, svc, nbe) ? -EIO : 1;
+}
+
 int store_svc_nbe(struct store *s, const struct l4addr *svc, size_t *nbe)
 {
 	int64_t args[] = { svc->ip, svc->port, svc->proto };

@@ -68,6 +68,8 @@ int store_load(struct store *s, struct model *m);
 int store_load_svc(struct store *s, const struct l4addr *svc, struct svc_rec *out);
 /* Totals, for capacity checks before commit (O(1): kept by triggers). */
 int store_counts(struct store *s, size_t *nsvc, size_t *nbe);
+/* 1 (and its backend count) when @svc exists, 0 when not, -EIO. */
+int store_svc_exists(struct store *s, const struct l4addr *svc, size_t *nbe);
 /* Backends of @svc (0 when there is no such service). */
 int store_svc_nbe(struct store *s, const struct l4addr *svc, size_t *nbe);
 

@@ -101,6 +101,9 @@ bad() {
 	bad 1 "a backend takes no protocol" svc add 10.96.0.50:80 --backend 10.244.1.10:8080/udp
 	bad 1 "is the service address itself" svc add 10.96.0.50:80 --backend 10.96.0.50:8080
 	bad 1 "not a unicast address" svc add 10.96.0.50:80 --backend 127.0.0.1:8080
+	bad 1 "invalid service address '0.0.0.0:80': not a unicast address" svc add 0.0.0.0:80
+	bad 1 "invalid service address '224.0.0.1:80': not a unicast address" svc add 224.0.0.1:80
+	bad 1 "invalid service address '255.255.255.255:80'" svc add 255.255.255.255:80
 	bad 1 "backend 10.244.2.15:8080 given twice" svc add 10.96.0.50:80 \
 		--backend 10.244.2.15:8080 --backend 10.244.2.15:8080
 	bad 2 "missing VIP:PORT" svc add --backend 10.244.1.10:8080
@@ -142,7 +145,17 @@ bad() {
 	bad 2 "missing interface" load
 	bad 2 "unknown option '--frob'" load eth0 --frob
 	bad 2 "interface eth0 given twice" load eth0 eth0
+	bad 1 "cannot load on lo: not an Ethernet device" load lo
 	[ ! -e "$SVCBPF_PIN_DIR" ] || e2e_fail "a failed load left $SVCBPF_PIN_DIR"
+	# A store that does not fit the sizes asked for: refused before anything is pinned.
+	sb svc add 10.96.0.1:80 --backend 10.244.1.10:8080
+	sb svc add 10.96.0.2:80 --backend 10.244.1.10:8080
+	bad 1 "cannot load: the store holds 2 services \(--max-services 1\)" load eth0 --max-services 1
+	[ ! -e "$SVCBPF_PIN_DIR" ] || e2e_fail "a load refused for size left $SVCBPF_PIN_DIR"
+	sb load eth0 --max-services 2
+	assert_eq "load with room ($output)" 0 "$status"
+	sb svc del 10.96.0.1:80
+	sb svc del 10.96.0.2:80
 }
 
 @test "loaded: map full is refused whole; resize while pinned is refused; unload cleans up" {
@@ -156,6 +169,17 @@ bad() {
 	bad 1 "backend map full \(4 entries; raise --max-backends\)" \
 		svc add 10.96.0.2:80 --backend 10.244.1.10:8080 --backend 10.244.2.15:8080 \
 		--backend 10.244.3.20:8080 --backend 10.244.4.25:8080
+	# At capacity, a service can still switch to a whole new set, and a batch that deletes one
+	# service and adds another fits (removals are reconciled first).
+	sb svc add 10.96.0.2:80 --backend 10.244.3.20:8080 --backend 10.244.4.25:8080
+	assert_eq "switch a full service to a new set ($output)" 0 "$status"
+	sb batch - <<<"svc add 10.96.0.9:80 --backend 10.244.1.10:8080
+svc del 10.96.0.1:80"
+	assert_eq "batch: delete one, add one, at the service limit ($output)" 0 "$status"
+	sb svc list -o json
+	run jq -r '[.services[] | "\(.address)=\(.state):\([.backends[].address] | join(","))"] | join(" ")' <<<"$output"
+	assert_eq "maps follow the store at capacity" \
+		"10.96.0.2=programmed:10.244.3.20,10.244.4.25 10.96.0.9=programmed:10.244.1.10" "$output"
 	bad 1 "cannot resize --max-services to 8: pinned with 2 entries" load eth0 --max-services 8
 	bad 1 "eth1 is not loaded" unload eth1
 	sb svc list
@@ -164,7 +188,7 @@ bad() {
 	sb unload
 	assert_eq "unload" 0 "$status"
 	[ ! -e "$SVCBPF_PIN_DIR" ] || e2e_fail "unload left $SVCBPF_PIN_DIR"
-	sb svc del 10.96.0.1:80
+	sb svc del 10.96.0.9:80
 	sb svc del 10.96.0.2:80
 }
 
@@ -189,9 +213,15 @@ bad() {
 	assert_eq "exit code" 1 "$status"
 	run jq -r '.error' <<<"$output"
 	assert_match "JSON error" "no such service" "$output"
-	sb -o json version
-	run jq -r '.version' <<<"$output"
-	assert_match "version" "^[0-9]+\.[0-9]+" "$output"
+	for form in "-o json" "-j" "--json" "--output=json" "-o=json"; do
+		sb $form version
+		run jq -r '.version' <<<"$output"
+		assert_match "version with '$form'" "^[0-9]+\.[0-9]+" "$output"
+	done
+	sb -o json svc add $'\xff:80'
+	assert_eq "exit code of a non-UTF-8 address" 1 "$status"
+	run jq -r '.error' <<<"$output"
+	assert_match "JSON error for a non-UTF-8 address" "invalid address" "$output"
 }
 
 @test "non-root: a clear error, exit 1, nothing changed" {

@@ -59,7 +59,8 @@ static int prog_fd(enum prog p)
 /* The verdict meaning "let it through" for @p. */
 static int pass_verdict(enum prog p)
 {
-	return p == XDP_IN ? XDP_PASS : TC_ACT_OK;
+	/* tc passes with TC_ACT_UNSPEC: the next tcx program or filter runs too. */
+	return p == XDP_IN ? XDP_PASS : TC_ACT_UNSPEC;
 }
 
 static int drop_verdict(enum prog p)
@@ -282,7 +283,7 @@ static void test_not_for_a_service(void **state)
 		size_t len = pkt_build(in, &cases[1]);
 
 		((struct ethhdr *)in)->h_proto = htons(ETH_P_ARP);
-		check_untouched(TC_IN, in, len, TC_ACT_OK, "ARP");
+		check_untouched(TC_IN, in, len, pass_verdict(TC_IN), "ARP");
 		((struct ethhdr *)in)->h_proto = htons(ETH_P_IPV6);
 		check_untouched(XDP_IN, in, len, XDP_PASS, "IPv6 ethertype");
 	}
@@ -308,7 +309,7 @@ static void test_truncated(void **state)
 			snprintf(what, sizeof(what), "cut at %zu of %zu", cut, len);
 			/* The kernel test-runs an IPv4 skb only with a whole IP header. */
 			if (cut >= ETH_HLEN + sizeof(struct iphdr))
-				check_untouched(TC_IN, in, cut, TC_ACT_OK, what);
+				check_untouched(TC_IN, in, cut, pass_verdict(TC_IN), what);
 			check_untouched(XDP_IN, in, cut, XDP_PASS, what);
 		}
 	}
@@ -342,7 +343,7 @@ static void test_fragments(void **state)
 
 		s.frag = frags[i];
 		len = pkt_build(in, &s);
-		check_untouched(TC_IN, in, len, TC_ACT_OK, "fragment");
+		check_untouched(TC_IN, in, len, pass_verdict(TC_IN), "fragment");
 		check_untouched(XDP_IN, in, len, XDP_PASS, "fragment");
 	}
 	assert_int_equal(counter(SVCBPF_CNT_PASS_FRAGMENT), before + 6);
@@ -358,19 +359,19 @@ static void test_malformed(void **state)
 	(void)state;
 	len = pkt_build(in, &s);
 	pkt_ip(in)->ihl = 4;
-	check_untouched(TC_IN, in, len, TC_ACT_OK, "IHL 4");
+	check_untouched(TC_IN, in, len, pass_verdict(TC_IN), "IHL 4");
 	len = pkt_build(in, &s);
 	pkt_ip(in)->tot_len = htons(1400);
-	check_untouched(TC_IN, in, len, TC_ACT_OK, "IP length past the frame");
+	check_untouched(TC_IN, in, len, pass_verdict(TC_IN), "IP length past the frame");
 	len = pkt_build(in, &s);
 	((struct tcphdr *)pkt_l4(in))->doff = 4;
 	check_untouched(XDP_IN, in, len, XDP_PASS, "TCP data offset 4");
 	len = pkt_build(in, &s);
 	((struct tcphdr *)pkt_l4(in))->doff = 15;
-	check_untouched(TC_IN, in, len, TC_ACT_OK, "TCP data offset past the packet");
+	check_untouched(TC_IN, in, len, pass_verdict(TC_IN), "TCP data offset past the packet");
 	len = pkt_build(in, &s);
 	pkt_ip(in)->version = 6;
-	check_untouched(TC_IN, in, len, TC_ACT_OK, "IP version 6 in an IPv4 frame");
+	check_untouched(TC_IN, in, len, pass_verdict(TC_IN), "IP version 6 in an IPv4 frame");
 	assert_int_equal(counter(SVCBPF_CNT_PASS_MALFORMED), before + 5);
 }
 
