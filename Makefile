@@ -5,7 +5,8 @@
 #
 #   make            build build/svcbpf
 #   make demo       install deps, build, run the seed's flow in namespaces (root)
-#   make test       install deps, build, run every test: unit, packet, e2e (root)
+#   make test       install deps, build, run every test: unit, packet, CLI, e2e, bench smoke
+#   make bench      svcbpf against the floor, iptables and nftables (root; bench/README.md)
 #   make check      clang-format and clang --analyze
 #   make deps       install the Debian packages the build and tests need
 
@@ -41,7 +42,7 @@ SKEL	  := $(BUILD)/svcbpf.bpf.skel.h
 
 UNIT_TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_store
 PKT_TESTS  := $(BUILD)/tests/test_pkt
-E2E_TESTS  := $(wildcard tests/cli/*.bats tests/e2e/*.bats)
+E2E_TESTS  := $(wildcard tests/cli/*.bats tests/e2e/*.bats tests/bench/*.bats)
 
 all: $(BUILD)/svcbpf
 
@@ -81,7 +82,7 @@ $(BUILD)/tests/test_pkt: tests/pkt/test_pkt.c tests/pkt/pkt.h $(BUILD)/libsvcbpf
 	$(Q)$(CC) $(CFLAGS) -Itests/pkt tests/pkt/test_pkt.c $(BUILD)/libsvcbpf.a $(LDLIBS) \
 		-lcmocka -o $@
 
-tests: $(UNIT_TESTS) $(PKT_TESTS)
+tests: $(UNIT_TESTS) $(PKT_TESTS) $(BUILD)/pktbench $(BUILD)/connbench
 
 # Benchmark tools: the parse-and-pass floor program and the per-packet runner.
 $(BUILD)/floor.bpf.o: bench/floor.bpf.c $(BPF_HDRS) | $(BUILD)
@@ -99,7 +100,16 @@ $(BUILD)/pktbench: bench/pktbench.c tests/pkt/pkt.h $(BUILD)/libsvcbpf.a $(SKEL)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/pkt bench/pktbench.c $(BUILD)/libsvcbpf.a $(LDLIBS) -o $@
 
-bench-tools: all $(BUILD)/pktbench
+$(BUILD)/connbench: bench/connbench.c | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -pthread $< -o $@
+
+bench-tools: all $(BUILD)/pktbench $(BUILD)/connbench
+
+# svcbpf against the floor, iptables and nftables, in namespaces (root; bench/README.md).
+bench: deps
+	$(Q)$(MAKE) --no-print-directory bench-tools
+	$(Q)bench/run.sh
 
 deps:
 	$(Q)tools/deps.sh
@@ -130,4 +140,4 @@ ANALYZE_NO_SKEL_LEAK = $$(case $$f in user/loader.c) \
 clean:
 	$(Q)rm -rf $(BUILD)
 
-.PHONY: all tests bench-tools deps test demo check clean
+.PHONY: all tests bench-tools bench deps test demo check clean

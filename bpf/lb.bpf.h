@@ -146,6 +146,39 @@ static __always_inline int lb4_select(const struct pkt4 *p, const struct svc_val
 	return SVCBPF_CONTINUE;
 }
 
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_ACK 0x10
+
+/* Does @p open a connection: a TCP SYN without ACK, or a UDP datagram? */
+static __always_inline bool pkt4_opens_flow(const struct pkt4 *p)
+{
+	return p->proto == IPPROTO_UDP ||
+	       (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
+}
+
+/*
+ * @p goes from a client straight to a backend, not through a service. If
+ * it opens a connection, a REV entry for its reply tuple is left over from
+ * an earlier service flow that used the same client port: it would rewrite
+ * this connection's replies to come from the service. Forget it. (tc sees
+ * every such packet untranslated: XDP leaves connection starts to tc.)
+ */
+static __always_inline void ct4_forget_stale_reply(const struct pkt4 *p)
+{
+	struct ct_key key;
+
+	if (!pkt4_opens_flow(p))
+		return;
+	__builtin_memset(&key, 0, sizeof(key));
+	key.saddr = p->daddr;
+	key.daddr = p->saddr;
+	key.sport = p->dport;
+	key.dport = p->sport;
+	key.proto = p->proto;
+	key.dir = SVCBPF_CT_REV;
+	bpf_map_delete_elem(&svcbpf_ct_v1, &key);
+}
+
 /*
  * A reply of a tracked flow: @p from a backend to a client. Returns true
  * with @nat set to the service address the client expects it from.

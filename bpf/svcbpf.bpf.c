@@ -7,8 +7,9 @@
  *
  *   svcbpf_tc_ingress   DNAT: ClusterIP:port -> backend, new flows tracked
  *   svcbpf_tc_egress    reverse NAT: a tracked reply's source -> ClusterIP:port
- *   svcbpf_xdp_ingress  DNAT in XDP for packets with a complete checksum;
- *                       checksum-partial ones pass to svcbpf_tc_ingress
+ *   svcbpf_xdp_ingress  DNAT in XDP for tracked TCP packets with a complete
+ *                       checksum; connection starts, UDP and checksum-partial
+ *                       packets pass to svcbpf_tc_ingress
  */
 #include <stdbool.h>
 #include <linux/bpf.h>
@@ -89,8 +90,10 @@ int svcbpf_tc_ingress(struct __sk_buff *skb)
 		return verdict_account(ret, p.len) ? TC_ACT_SHOT : TC_PASS;
 
 	svc = lb4_lookup_service(&p);
-	if (!svc)
+	if (!svc) {
+		ct4_forget_stale_reply(&p);
 		return TC_PASS;
+	}
 
 	ret = lb4_select(&p, svc, &nat);
 	if (ret == SVCBPF_CONTINUE)
@@ -140,8 +143,13 @@ int svcbpf_xdp_ingress(struct xdp_md *ctx)
 	if (!svc)
 		return XDP_PASS;
 
-	/* Possibly CHECKSUM_PARTIAL: only tc can rewrite it correctly. */
-	if (csum_l4_is_seed(p.saddr, p.daddr, p.proto, p.l4_len, *p.l4_check)) {
+	/*
+	 * Possibly CHECKSUM_PARTIAL: only tc can rewrite it correctly. Connection
+	 * starts go to tc too, which must see them untranslated to tell a
+	 * client's direct connection from a service flow's (ct4_forget_stale_reply).
+	 */
+	if (pkt4_opens_flow(&p) ||
+	    csum_l4_is_seed(p.saddr, p.daddr, p.proto, p.l4_len, *p.l4_check)) {
 		counter_add(SVCBPF_CNT_XDP_DEFER, p.len);
 		return XDP_PASS;
 	}

@@ -115,7 +115,7 @@ enum svcbpf_counter {
 	SVCBPF_CNT_DNAT_NEW, /* new flow translated to a backend */
 	SVCBPF_CNT_DNAT_EST, /* packet of a tracked flow translated */
 	SVCBPF_CNT_REVNAT, /* reply translated back to the service */
-	SVCBPF_CNT_XDP_DEFER, /* XDP left a checksum-partial packet to tc */
+	SVCBPF_CNT_XDP_DEFER, /* XDP left it to tc: a connection start, UDP, a checksum seed */
 	SVCBPF_CNT_DROP_NO_BACKEND, /* service without a backend */
 	SVCBPF_CNT_PASS_FRAGMENT, /* IPv4 fragment: passed untranslated */
 	SVCBPF_CNT_PASS_MALFORMED, /* bad or truncated header: passed untouched */

@@ -9,6 +9,8 @@ pkgs=(
 	libbpf-dev libelf-dev zlib1g-dev bpftool
 	libsqlite3-dev libjansson-dev libcmocka-dev
 	iproute2 ethtool socat curl bats jq perl python3 procps util-linux
+	# make bench (and its smoke test): the other dataplanes and the traffic tools
+	nginx-light iperf3 gnuplot-nox nftables iptables conntrack
 )
 
 missing=()
@@ -26,3 +28,7 @@ echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The bench runs its own nginx inside a pod namespace; never one on the machine's port 80.
+if [[ " ${missing[*]} " == *" nginx-light "* ]] && [[ -d /run/systemd/system ]]; then
+	systemctl disable --now nginx >/dev/null 2>&1 || true
+fi

@@ -309,6 +309,19 @@ _topo_stop_pids() { # PID...: stop processes this run started: TERM, up to 2 s, 
 	return 0
 }
 
+# topo_stop NAME: stop the process tracked as NAME (topo_track_pid) if it still lives in one
+# of this run's namespaces, and forget it. Bounded: TERM, up to 2 s, then KILL.
+topo_stop() {
+	local f=${TOPO_DIR:-/nonexistent}/pids/$1 pid
+	[ -f "$f" ] || return 0
+	pid=$(cat "$f")
+	rm -f "$f"
+	case $(ip netns identify "$pid" 2>/dev/null) in
+	"$TOPO_ID"-*) _topo_stop_pids "$pid" ;;
+	esac
+	return 0
+}
+
 # topo_teardown: stop this run's processes, delete its namespaces and pin dir, remove its
 # temp dir (kept if TOPO_KEEP=1). Idempotent; safe on a half-built topology.
 topo_teardown() {

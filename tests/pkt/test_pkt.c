@@ -325,7 +325,9 @@ static void test_ip_options(void **state)
 		s.sport = (uint16_t)(40004 + words);
 		check_nat(TC_IN, &s, true, &mirror_pick(&s, &svc_tcp)->addr);
 		flush_ct();
+		s.tcp_flags = 0x10; /* XDP leaves connection starts to tc */
 		check_nat(XDP_IN, &s, true, &mirror_pick(&s, &svc_tcp)->addr);
+		s.tcp_flags = 0;
 	}
 }
 
@@ -375,24 +377,69 @@ static void test_malformed(void **state)
 	assert_int_equal(counter(SVCBPF_CNT_PASS_MALFORMED), before + 5);
 }
 
-/* XDP and tc must produce the same bytes for complete-checksum packets. */
+/* XDP and tc must produce the same bytes for the TCP packets XDP translates. */
 static void test_xdp_matches_tc(void **state)
 {
 	(void)state;
 	srand(42);
 	for (int i = 0; i < 200; i++) {
-		struct pkt_spec s = i & 1 ? dgram((uint16_t)(1024 + rand() % 60000)) :
-					    syn((uint16_t)(1024 + rand() % 60000));
-		const struct svc_rec *r = i & 1 ? &svc_udp : &svc_tcp;
+		struct pkt_spec s = syn((uint16_t)(1024 + rand() % 60000));
 
+		s.tcp_flags = i & 1 ? 0x10 : 0x18; /* ACK, PSH|ACK: not connection starts */
 		s.saddr = 0x0af40000 | (uint32_t)(rand() & 0xffff);
 		s.payload = (uint16_t)(rand() % 1200);
 		s.opt_words = (uint8_t)(rand() % 3);
-		check_nat(TC_IN, &s, true, &mirror_pick(&s, r)->addr);
+		check_nat(TC_IN, &s, true, &mirror_pick(&s, &svc_tcp)->addr);
 		flush_ct();
-		check_nat(XDP_IN, &s, true, &mirror_pick(&s, r)->addr);
+		check_nat(XDP_IN, &s, true, &mirror_pick(&s, &svc_tcp)->addr);
 		flush_ct();
 	}
+}
+
+/* Connection starts and UDP go to tc untouched: tc must see them untranslated. */
+static void test_xdp_leaves_starts_to_tc(void **state)
+{
+	uint64_t before = counter(SVCBPF_CNT_XDP_DEFER);
+	struct pkt_spec specs[] = { syn(40060), dgram(40061) };
+	uint8_t in[PKT_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		size_t len = pkt_build(in, &specs[i]);
+
+		check_untouched(XDP_IN, in, len, XDP_PASS, "a connection start or UDP");
+	}
+	assert_int_equal(counter(SVCBPF_CNT_XDP_DEFER), before + 2);
+}
+
+/*
+ * A client's direct connection to a backend, from a port an earlier service
+ * flow used: its replies must keep the backend's address, not the service's.
+ */
+static void test_direct_connection_forgets_stale_reply(void **state)
+{
+	struct pkt_spec s = syn(40070), direct, reply;
+	const struct be_rec *be = mirror_pick(&s, &svc_tcp);
+	uint8_t in[PKT_MAX];
+	size_t len;
+
+	(void)state;
+	check_nat(TC_IN, &s, true, &be->addr); /* the service flow: FWD + REV */
+	direct = (struct pkt_spec){ .saddr = CLIENT,
+				    .daddr = be->addr.ip,
+				    .sport = 40070,
+				    .dport = be->addr.port,
+				    .proto = IPPROTO_TCP };
+	len = pkt_build(in, &direct);
+	check_untouched(TC_IN, in, len, pass_verdict(TC_IN), "a direct SYN");
+	reply = (struct pkt_spec){ .saddr = be->addr.ip,
+				   .daddr = CLIENT,
+				   .sport = be->addr.port,
+				   .dport = 40070,
+				   .proto = IPPROTO_TCP,
+				   .tcp_flags = 0x12 };
+	len = pkt_build(in, &reply);
+	check_untouched(TC_EG, in, len, pass_verdict(TC_EG), "the direct connection's reply");
 }
 
 /* A checksum-partial seed: XDP must leave it to tc, untouched. */
@@ -403,6 +450,7 @@ static void test_xdp_defers_seed(void **state)
 	uint8_t in[PKT_MAX];
 
 	(void)state;
+	specs[0].tcp_flags = 0x10; /* not a connection start: only the seed defers it */
 	for (size_t i = 0; i < 2; i++) {
 		size_t len;
 
@@ -424,6 +472,8 @@ static void test_no_backend(void **state)
 	s.daddr = VIP_EMPTY;
 	len = pkt_build(in, &s);
 	assert_int_equal(run(TC_IN, in, len, out, &out_len), drop_verdict(TC_IN));
+	s.tcp_flags = 0x10; /* XDP sees a service's established packets */
+	len = pkt_build(in, &s);
 	assert_int_equal(run(XDP_IN, in, len, out, &out_len), drop_verdict(XDP_IN));
 	assert_int_equal(counter(SVCBPF_CNT_DROP_NO_BACKEND), before + 2);
 }
@@ -539,6 +589,8 @@ int main(void)
 		cmocka_unit_test_setup(test_malformed, setup_test),
 		cmocka_unit_test_setup(test_xdp_matches_tc, setup_test),
 		cmocka_unit_test_setup(test_xdp_defers_seed, setup_test),
+		cmocka_unit_test_setup(test_xdp_leaves_starts_to_tc, setup_test),
+		cmocka_unit_test_setup(test_direct_connection_forgets_stale_reply, setup_test),
 		cmocka_unit_test_setup(test_no_backend, setup_test),
 		cmocka_unit_test_setup(test_flow_sticks, setup_test),
 		cmocka_unit_test_setup(test_spread, setup_test),
