@@ -51,6 +51,19 @@ static __always_inline void ct4_key(struct ct_key *key, const struct pkt4 *p, __
 	key->dir = dir;
 }
 
+/* Conntrack key of the reply to @p that comes from @addr:@port (network order). */
+static __always_inline void ct4_reply_key(struct ct_key *key, const struct pkt4 *p, __be32 addr,
+					  __be16 port)
+{
+	__builtin_memset(key, 0, sizeof(*key));
+	key->saddr = addr;
+	key->daddr = p->saddr;
+	key->sport = port;
+	key->dport = p->sport;
+	key->proto = p->proto;
+	key->dir = SVCBPF_CT_REV;
+}
+
 static __always_inline void ct4_touch(struct ct_value *ct, __u64 now)
 {
 	/* Refresh at most once a second: no cache-line write per packet. */
@@ -98,13 +111,7 @@ static __always_inline void ct4_create(const struct pkt4 *p, const struct svc_va
 	bpf_map_update_elem(&svcbpf_ct_v1, &key, &val, BPF_ANY);
 
 	/* The reply comes from the backend to the client. */
-	__builtin_memset(&key, 0, sizeof(key));
-	key.saddr = nat->addr;
-	key.daddr = p->saddr;
-	key.sport = nat->port;
-	key.dport = p->sport;
-	key.proto = p->proto;
-	key.dir = SVCBPF_CT_REV;
+	ct4_reply_key(&key, p, nat->addr, nat->port);
 	val.addr = p->daddr;
 	val.port = p->dport;
 	bpf_map_update_elem(&svcbpf_ct_v1, &key, &val, BPF_ANY);
@@ -169,13 +176,7 @@ static __always_inline void ct4_forget_stale_reply(const struct pkt4 *p)
 
 	if (!pkt4_opens_flow(p))
 		return;
-	__builtin_memset(&key, 0, sizeof(key));
-	key.saddr = p->daddr;
-	key.daddr = p->saddr;
-	key.sport = p->dport;
-	key.dport = p->sport;
-	key.proto = p->proto;
-	key.dir = SVCBPF_CT_REV;
+	ct4_reply_key(&key, p, p->daddr, p->dport);
 	bpf_map_delete_elem(&svcbpf_ct_v1, &key);
 }
 
