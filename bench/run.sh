@@ -371,23 +371,32 @@ col_floor() {
 	measure_traffic "$size" floor "$POD_IP" "$POD_PORT"
 }
 
-col_iptables() {
-	local size=$1 g=$2 r=0 k el=0 rc t m0 m1 out
-	log "[$size] iptables ($IPT_RESTORE): programming"
+# program_rules SIZE COL WHAT CMD...: load a whole rule set from empty with CMD, timed and
+# repeated within the control-plane budget; records program_s and mem_kernel_bytes. Fails
+# (after a note) when the load does.
+program_rules() {
+	local size=$1 col=$2 what=$3 r=0 el=0 rc t m0 m1
+	shift 3
 	while :; do
 		nf_flush
 		settle "$size"
 		m0=$(kmem)
-		node_timed "$IPT_RESTORE" "$g/ipt-full.rules"
+		node_timed "$@"
 		rc=$T_RC t=$T_SECS
 		m1=$(kmem)
-		[ "$rc" = 0 ] || { note "$size" iptables "iptables-restore failed (exit $rc): $(last_err)"; return; }
+		[ "$rc" = 0 ] || { note "$size" "$col" "$what failed (exit $rc): $(last_err)"; return 1; }
 		r=$((r + 1))
 		el=$(add_secs "$el" "$t")
-		rec "$size" iptables program_s "$t"
-		rec "$size" iptables mem_kernel_bytes $((m1 - m0))
+		rec "$size" "$col" program_s "$t"
+		rec "$size" "$col" mem_kernel_bytes $((m1 - m0))
 		cp_more "$r" "$el" || break
 	done
+}
+
+col_iptables() {
+	local size=$1 g=$2 k rc t out
+	log "[$size] iptables ($IPT_RESTORE): programming"
+	program_rules "$size" iptables iptables-restore "$IPT_RESTORE" "$g/ipt-full.rules" || return
 	out=$(topo_node "${IPT_RESTORE%-restore}" -t nat -S KUBE-SERVICES | grep -c '^-A KUBE-SERVICES')
 	rec "$size" iptables kube_services_rules "$out"
 	log "[$size] iptables: one backend added and removed, $REPS times (kube-proxy partial sync)"
@@ -411,22 +420,9 @@ col_iptables() {
 }
 
 col_nftables() {
-	local size=$1 g=$2 r=0 k el=0 rc t m0 m1
+	local size=$1 g=$2 k rc t
 	log "[$size] nftables: programming (one nft -f transaction)"
-	while :; do
-		nf_flush
-		settle "$size"
-		m0=$(kmem)
-		node_timed nft -f "$g/nft-full.nft"
-		rc=$T_RC t=$T_SECS
-		m1=$(kmem)
-		[ "$rc" = 0 ] || { note "$size" nftables "nft -f failed (exit $rc): $(last_err)"; return; }
-		r=$((r + 1))
-		el=$(add_secs "$el" "$t")
-		rec "$size" nftables program_s "$t"
-		rec "$size" nftables mem_kernel_bytes $((m1 - m0))
-		cp_more "$r" "$el" || break
-	done
+	program_rules "$size" nftables "nft -f" nft -f "$g/nft-full.nft" || return
 	log "[$size] nftables: one backend added and removed, $REPS times (one transaction each)"
 	for ((k = 1; k <= REPS; k++)); do
 		for op in add del; do
