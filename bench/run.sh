@@ -257,41 +257,39 @@ service_answers() {
 # measure_conn SIZE COLUMN DST PORT: new connections per second (16 in flight) and latency,
 # then latency with 1 in flight.
 measure_conn() {
-	local size=$1 col=$2 dst=$3 port=$4 r out f=$TOPO_DIR/logs/client.out
+	local size=$1 col=$2 dst=$3 port=$4 r
 	server_use nginx
 	if ! service_answers "$dst" "$port"; then
 		note "$size" "$col" "no HTTP answer through $dst:$port: connection figures missing"
 		return 1
 	fi
 	for ((r = 1; r <= REPS; r++)); do
-		conntrack_flush
-		SRC_TURN=$((SRC_TURN + 1))
-		TOPO_TIMEOUT=$((CONN_SECS + 20)) run_bg "$f" topo_client "$CONNBENCH" --dst "$dst" \
-			--port "$port" --seconds "$CONN_SECS" --warmup 0.5 --conns 16 --threads 2 \
-			--src-base "$CLIENT_SRC_BASE" --src-count "$CLIENT_SRC_COUNT" \
-			--src-start $((SRC_TURN * 37)) 2>>"$TOPO_DIR/logs/connbench.err"
-		out=$(cat "$f")
-		echo "$size $col conn $out" >>"$TOPO_DIR/logs/connbench.log"
-		rec "$size" "$col" conn_rate "$(jq -r '.rate // empty' <<<"$out" 2>/dev/null)"
-		rec "$size" "$col" conn_p50_us "$(jq -r '.lat_us.p50 // empty' <<<"$out" 2>/dev/null)"
-		rec "$size" "$col" conn_p99_us "$(jq -r '.lat_us.p99 // empty' <<<"$out" 2>/dev/null)"
-		rec "$size" "$col" conn_errors "$(jq -r '.errors // empty' <<<"$out" 2>/dev/null)"
-		rec "$size" "$col" conn_count "$(jq -r '.conns // empty' <<<"$out" 2>/dev/null)"
+		connbench_rec "$size" "$col" conn $((CONN_SECS + 20)) --dst "$dst" --port "$port" \
+			--seconds "$CONN_SECS" --warmup 0.5 --conns 16 --threads 2
 	done
 	for ((r = 1; r <= REPS; r++)); do
-		conntrack_flush
-		SRC_TURN=$((SRC_TURN + 1))
-		TOPO_TIMEOUT=20 run_bg "$f" topo_client "$CONNBENCH" --dst "$dst" --port "$port" \
-			--seconds "$LAT_SECS" --warmup 0.2 --conns 1 --threads 1 \
-			--src-base "$CLIENT_SRC_BASE" --src-count "$CLIENT_SRC_COUNT" \
-			--src-start $((SRC_TURN * 37)) 2>>"$TOPO_DIR/logs/connbench.err"
-		out=$(cat "$f")
-		echo "$size $col lat1 $out" >>"$TOPO_DIR/logs/connbench.log"
-		rec "$size" "$col" lat1_p50_us "$(jq -r '.lat_us.p50 // empty' <<<"$out" 2>/dev/null)"
-		rec "$size" "$col" lat1_p99_us "$(jq -r '.lat_us.p99 // empty' <<<"$out" 2>/dev/null)"
-		rec "$size" "$col" lat1_errors "$(jq -r '.errors // empty' <<<"$out" 2>/dev/null)"
-		rec "$size" "$col" lat1_count "$(jq -r '.conns // empty' <<<"$out" 2>/dev/null)"
+		connbench_rec "$size" "$col" lat1 20 --dst "$dst" --port "$port" \
+			--seconds "$LAT_SECS" --warmup 0.2 --conns 1 --threads 1
 	done
+}
+
+# connbench_rec SIZE COLUMN PREFIX TIMEOUT ARGS...: one connbench run from the client (fresh
+# conntrack, the next turn of source addresses); records PREFIX_{rate,p50_us,p99_us,errors,count}.
+connbench_rec() {
+	local size=$1 col=$2 prefix=$3 limit=$4 out f=$TOPO_DIR/logs/client.out
+	shift 4
+	conntrack_flush
+	SRC_TURN=$((SRC_TURN + 1))
+	TOPO_TIMEOUT=$limit run_bg "$f" topo_client "$CONNBENCH" "$@" \
+		--src-base "$CLIENT_SRC_BASE" --src-count "$CLIENT_SRC_COUNT" \
+		--src-start $((SRC_TURN * 37)) 2>>"$TOPO_DIR/logs/connbench.err"
+	out=$(cat "$f")
+	echo "$size $col $prefix $out" >>"$TOPO_DIR/logs/connbench.log"
+	rec "$size" "$col" "${prefix}_rate" "$(jq -r '.rate // empty' <<<"$out" 2>/dev/null)"
+	rec "$size" "$col" "${prefix}_p50_us" "$(jq -r '.lat_us.p50 // empty' <<<"$out" 2>/dev/null)"
+	rec "$size" "$col" "${prefix}_p99_us" "$(jq -r '.lat_us.p99 // empty' <<<"$out" 2>/dev/null)"
+	rec "$size" "$col" "${prefix}_errors" "$(jq -r '.errors // empty' <<<"$out" 2>/dev/null)"
+	rec "$size" "$col" "${prefix}_count" "$(jq -r '.conns // empty' <<<"$out" 2>/dev/null)"
 }
 
 # measure_bulk SIZE COLUMN DST PORT: iperf3 throughput, client -> pod.

@@ -226,21 +226,33 @@ static int run(struct store *s, const char *sql, int nargs, const int64_t *args)
 	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : -EIO;
 }
 
-/* The id of @svc, 0 when absent, -EIO on error. */
-static int64_t svc_id(struct store *s, const struct l4addr *svc)
+/*
+ * Run @sql, which yields at most one row of @ncols integers, into @out.
+ * Returns 1 (a row), 0 (none) or -EIO.
+ */
+static int query_ints(struct store *s, const char *sql, int nargs, const int64_t *args, int ncols,
+		      int64_t *out)
 {
-	int64_t args[] = { svc->ip, svc->port, svc->proto };
-	sqlite3_stmt *st =
-		prep(s, "SELECT id FROM service WHERE vip=? AND port=? AND proto=?", 3, args);
-	int64_t id;
+	sqlite3_stmt *st = prep(s, sql, nargs, args);
 	int rc;
 
 	if (!st)
 		return -EIO;
 	rc = sqlite3_step(st);
-	id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : -EIO;
+	for (int i = 0; rc == SQLITE_ROW && i < ncols; i++)
+		out[i] = sqlite3_column_int64(st, i);
 	done(s, st);
-	return id;
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* The id of @svc, 0 when absent, -EIO on error. */
+static int64_t svc_id(struct store *s, const struct l4addr *svc)
+{
+	int64_t args[] = { svc->ip, svc->port, svc->proto }, id = 0;
+	int rc = query_ints(s, "SELECT id FROM service WHERE vip=? AND port=? AND proto=?", 3, args,
+			    1, &id);
+
+	return rc < 0 ? rc : rc ? id : 0;
 }
 
 int store_svc_set(struct store *s, const struct l4addr *svc, const struct l4addr *be, size_t n)
@@ -437,50 +449,37 @@ int store_load_svc(struct store *s, const struct l4addr *svc, struct svc_rec *ou
 
 int store_counts(struct store *s, size_t *nsvc, size_t *nbe)
 {
-	sqlite3_stmt *st = prep(s,
-				"SELECT (SELECT n FROM counts WHERE name = 'service'),"
-				" (SELECT n FROM counts WHERE name = 'backend')",
-				0, NULL);
-	int rc;
+	int64_t n[2];
 
-	if (!st)
+	if (query_ints(s,
+		       "SELECT (SELECT n FROM counts WHERE name = 'service'),"
+		       " (SELECT n FROM counts WHERE name = 'backend')",
+		       0, NULL, 2, n) != 1)
 		return -EIO;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*nsvc = (size_t)sqlite3_column_int64(st, 0);
-		*nbe = (size_t)sqlite3_column_int64(st, 1);
-	}
-	done(s, st);
-	return rc == SQLITE_ROW ? 0 : -EIO;
+	*nsvc = (size_t)n[0];
+	*nbe = (size_t)n[1];
+	return 0;
 }
 
 int store_svc_exists(struct store *s, const struct l4addr *svc, size_t *nbe)
 {
-	int64_t id = svc_id(s, svc);
+	int64_t id = svc_id(s, svc), n = 0;
 
-	if (id < 0)
+	if (id <= 0)
+		return id < 0 ? -EIO : 0;
+	if (query_ints(s, "SELECT count(*) FROM backend WHERE service_id = ?", 1, &id, 1, &n) != 1)
 		return -EIO;
-	if (!id)
-		return 0;
-	return store_svc_nbe(s, svc, nbe) ? -EIO : 1;
+	*nbe = (size_t)n;
+	return 1;
 }
 
 int store_svc_nbe(struct store *s, const struct l4addr *svc, size_t *nbe)
 {
-	int64_t args[] = { svc->ip, svc->port, svc->proto };
-	sqlite3_stmt *st = prep(s,
-				"SELECT count(*) FROM backend WHERE service_id ="
-				" (SELECT id FROM service WHERE vip=? AND port=? AND proto=?)",
-				3, args);
-	int rc;
+	int ret = store_svc_exists(s, svc, nbe);
 
-	if (!st)
-		return -EIO;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*nbe = (size_t)sqlite3_column_int64(st, 0);
-	done(s, st);
-	return rc == SQLITE_ROW ? 0 : -EIO;
+	if (ret == 0)
+		*nbe = 0;
+	return ret < 0 ? ret : 0;
 }
 
 void svc_rec_free(struct svc_rec *r)
