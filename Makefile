@@ -40,8 +40,8 @@ LIB_SRCS  := $(filter-out user/main.c,$(wildcard user/*.c))
 LIB_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
 SKEL	  := $(BUILD)/svcbpf.bpf.skel.h
 
-UNIT_TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_store
-PKT_TESTS  := $(BUILD)/tests/test_pkt
+UNIT_TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_store $(BUILD)/tests/test_maglev
+PKT_TESTS  := $(BUILD)/tests/test_pkt $(BUILD)/tests/test_mirror
 E2E_TESTS  := $(wildcard tests/cli/*.bats tests/e2e/*.bats tests/bench/*.bats)
 
 all: $(BUILD)/svcbpf
@@ -76,11 +76,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsvcbpf.a | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
-$(BUILD)/tests/test_pkt: tests/pkt/test_pkt.c tests/pkt/pkt.h $(BUILD)/libsvcbpf.a $(SKEL) \
+$(BUILD)/tests/test_%: tests/pkt/test_%.c tests/pkt/pkt.h $(BUILD)/libsvcbpf.a $(SKEL) \
 			 | $(BUILD)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/pkt tests/pkt/test_pkt.c $(BUILD)/libsvcbpf.a $(LDLIBS) \
-		-lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests/pkt $< $(BUILD)/libsvcbpf.a $(LDLIBS) -lcmocka -o $@
 
 tests: $(UNIT_TESTS) $(PKT_TESTS) $(BUILD)/pktbench $(BUILD)/connbench
 

@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "floor.bpf.skel.h"
+#include "loader.h"
 #include "maps.h"
 #include "pkt.h"
 #include "svcbpf.bpf.skel.h"
@@ -156,7 +157,6 @@ int main(int argc, char **argv)
 	struct svcbpf_bpf *skel = NULL;
 	struct floor_bpf *floor = NULL;
 	struct pkt_spec syn, est, other, xdp_new;
-	struct bpf_map *map;
 	struct dp_maps m;
 	json_t *res, *tc, *xdp, *fl;
 	int c, ret = 1;
@@ -185,19 +185,12 @@ int main(int argc, char **argv)
 	floor = floor_bpf__open_and_load();
 	if (!skel || !floor)
 		goto fail;
-	bpf_object__for_each_map(map, skel->obj)
-		bpf_map__set_pin_path(map, NULL);
-	bpf_map__set_max_entries(skel->maps.svcbpf_svc_v1, o.services + 1);
+	bpf_map__set_max_entries(skel->maps.svcbpf_svc_v2, o.services + 1);
+	bpf_map__set_max_entries(skel->maps.svcbpf_mag_v1, o.services + 1);
 	bpf_map__set_max_entries(skel->maps.svcbpf_be_v1, o.services * o.backends + 1);
-	bpf_map__set_max_entries(skel->maps.svcbpf_slot_v1, 2 * o.services * o.backends + 2);
-	bpf_map__set_max_entries(skel->maps.svcbpf_ct_v1, 4 * o.runs + 1024);
-	if (svcbpf_bpf__load(skel))
+	bpf_map__set_max_entries(skel->maps.svcbpf_ct_v2, 4 * o.runs + 1024);
+	if (dp_load_unpinned(skel, &m))
 		goto fail;
-	m = (struct dp_maps){ bpf_map__fd(skel->maps.svcbpf_svc_v1),
-			      bpf_map__fd(skel->maps.svcbpf_be_v1),
-			      bpf_map__fd(skel->maps.svcbpf_slot_v1),
-			      bpf_map__fd(skel->maps.svcbpf_ct_v1),
-			      bpf_map__fd(skel->maps.svcbpf_cnt_v1) };
 	if (program(&m, &o))
 		goto fail;
 

@@ -275,16 +275,16 @@ def main():
                     figures[n][c]["mem_kernel_bytes"]["below_noise"] = True
                 prev_n, prev_m = n, m
         # svcbpf map memory (memlock, the kernel's accounting per map): per service (its entry
-        # in the service map) and per backend (backend entry + its selection slots), from
+        # in the service map, its Maglev map entry and table) and per backend (its entry), from
         # empty to N at the same map sizes.
     for n in sizes:
         c = figures[n]["svcbpf_tc"]
-        svc, be, slot = (med(n, "svcbpf_tc", k) for k in
-                         ("mem_svc_map_bytes", "mem_be_map_bytes", "mem_slot_map_bytes"))
-        if svc is not None:
-            c["mem_map_per_svc"] = from_value(svc / svc_count[n])
-        if be is not None and slot is not None:
-            c["mem_map_per_be"] = from_value((be + slot) / be_count[n])
+        svc, be, mag = (med(n, "svcbpf_tc", k) for k in
+                        ("mem_svc_map_bytes", "mem_be_map_bytes", "mem_maglev_map_bytes"))
+        if svc is not None and mag is not None:
+            c["mem_map_per_svc"] = from_value((svc + mag) / svc_count[n])
+        if be is not None:
+            c["mem_map_per_be"] = from_value(be / be_count[n])
 
     # ---------------------------------------------------------------- table
     lines = []

@@ -435,11 +435,12 @@ col_nftables() {
 	nf_flush
 }
 
-# sb_status_mem: "TOTAL SVC BE SLOT" memlock bytes of svcbpf's maps (status -o json).
+# sb_status_mem: "TOTAL SVC BE MAGLEV" memlock bytes of svcbpf's maps (status -o json);
+# MAGLEV is the Maglev map and the per-service tables it holds.
 sb_status_mem() {
 	sb status -o json 2>/dev/null | jq -r '
 		def m(n): ([.maps[] | select(.name == n) | .memlock_bytes] | add // 0);
-		"\(.map_memory_bytes) \(m("svcbpf_svc_v1")) \(m("svcbpf_be_v1")) \(m("svcbpf_slot_v1"))"'
+		"\(.map_memory_bytes) \(m("svcbpf_svc_v2")) \(m("svcbpf_be_v1")) \(m("svcbpf_mag_v1") + m("(Maglev tables)"))"'
 }
 
 sb_counter() { # NAME: packets of a svcbpf counter
@@ -497,7 +498,7 @@ col_svcbpf() {
 		rec "$size" svcbpf_tc mem_map_bytes $((s1[0] - s0[0]))
 		rec "$size" svcbpf_tc mem_svc_map_bytes $((s1[1] - s0[1]))
 		rec "$size" svcbpf_tc mem_be_map_bytes $((s1[2] - s0[2]))
-		rec "$size" svcbpf_tc mem_slot_map_bytes $((s1[3] - s0[3]))
+		rec "$size" svcbpf_tc mem_maglev_map_bytes $((s1[3] - s0[3]))
 		rec "$size" svcbpf_tc mem_map_total_bytes "${s1[0]}"
 		[ "$SB_HAS_BATCH" = 1 ] || break
 		cp_more "$r" "$el" || break

@@ -2,12 +2,13 @@
 /*
  * lb.bpf.h - service lookup, backend selection and connection tracking.
  *
- * A new flow to a service is hashed onto one slot of the service's current
- * selection table; the backend found there is pinned to the flow by two
- * conntrack entries: FWD (client -> service, gives the backend) and REV
- * (backend -> client, gives the service address for the reply). A tracked
- * flow keeps its backend for as long as that backend exists unchanged,
- * whatever else happens to the service's backend set.
+ * A new flow to a service takes its client's affinity backend (services
+ * with client-IP affinity) or the backend in slot hash(flow) % M of the
+ * service's Maglev table. Two conntrack entries pin it: FWD (client ->
+ * service, gives the backend) and REV (backend -> client, gives the service
+ * address for the reply). A tracked flow keeps its backend for as long as
+ * that backend exists unchanged, whatever else happens to the service's
+ * backend set; entries expire after their state's timeout without traffic.
  */
 #ifndef SVCBPF_LB_BPF_H
 #define SVCBPF_LB_BPF_H
@@ -19,6 +20,12 @@
 #include "verdict.bpf.h"
 
 #define CT_REFRESH_NS 1000000000ULL
+#define NS_PER_SEC 1000000000ULL
+
+#define TCP_FLAG_FIN 0x01
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_RST 0x04
+#define TCP_FLAG_ACK 0x10
 
 /* The address a packet is translated to, and the counter that says why. */
 struct nat4 {
@@ -26,6 +33,14 @@ struct nat4 {
 	__be16 port;
 	__u16 event; /* enum svcbpf_counter */
 };
+
+/* The settings `svcbpf load` wrote (always there: an array's one entry). */
+static __always_inline const struct svcbpf_cfg *cfg_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&svcbpf_cfg_v1, &zero);
+}
 
 /* The service @p is addressed to, or NULL when it is not for a service. */
 static __always_inline struct svc_value *lb4_lookup_service(const struct pkt4 *p)
@@ -36,7 +51,14 @@ static __always_inline struct svc_value *lb4_lookup_service(const struct pkt4 *p
 		.proto = p->proto,
 	};
 
-	return bpf_map_lookup_elem(&svcbpf_svc_v1, &key);
+	return bpf_map_lookup_elem(&svcbpf_svc_v2, &key);
+}
+
+/* Does @p open a connection: a TCP SYN without ACK, or a UDP datagram? */
+static __always_inline bool pkt4_opens_flow(const struct pkt4 *p)
+{
+	return p->proto == IPPROTO_UDP ||
+	       (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
 }
 
 /* Conntrack key of @p as seen at the hook, tagged with @dir. */
@@ -64,31 +86,113 @@ static __always_inline void ct4_reply_key(struct ct_key *key, const struct pkt4 
 	key->dir = SVCBPF_CT_REV;
 }
 
-static __always_inline void ct4_touch(struct ct_value *ct, __u64 now)
+/* How long @ct lives without traffic, by protocol and state. */
+static __always_inline __u64 ct_timeout_ns(const struct svcbpf_cfg *cfg, __u8 proto, __u8 state)
 {
-	/* Refresh at most once a second: no cache-line write per packet. */
-	if (now - ct->last_seen > CT_REFRESH_NS)
-		ct->last_seen = now;
+	__u32 s;
+
+	if (proto == IPPROTO_UDP)
+		s = cfg->ct_timeout_udp;
+	else if (state == SVCBPF_CT_NEW)
+		s = cfg->ct_timeout_syn;
+	else if (state == SVCBPF_CT_ESTABLISHED)
+		s = cfg->ct_timeout_tcp;
+	else
+		s = cfg->ct_timeout_fin;
+	return (__u64)s * NS_PER_SEC;
+}
+
+static __always_inline bool ct_expired(const struct ct_value *ct, const struct svcbpf_cfg *cfg,
+				       __u8 proto, __u64 now)
+{
+	return now - ct->last_seen > ct_timeout_ns(cfg, proto, ct->state);
+}
+
+/* The state an entry moves to on @p: RST closes, FIN starts closing, a non-SYN establishes. */
+static __always_inline __u8 ct_next_state(__u8 state, const struct pkt4 *p)
+{
+	if (p->proto != IPPROTO_TCP)
+		return SVCBPF_CT_ESTABLISHED;
+	if (p->tcp_flags & TCP_FLAG_RST)
+		return SVCBPF_CT_CLOSED;
+	if ((p->tcp_flags & TCP_FLAG_FIN) && state < SVCBPF_CT_CLOSING)
+		return SVCBPF_CT_CLOSING;
+	if (!(p->tcp_flags & TCP_FLAG_SYN) && state == SVCBPF_CT_NEW)
+		return SVCBPF_CT_ESTABLISHED;
+	return state;
+}
+
+/* Move the entry at @key to at least @state (the other direction saw a FIN or RST). */
+static __always_inline void ct4_close(const struct ct_key *key, __u8 state)
+{
+	struct ct_value *ct = bpf_map_lookup_elem(&svcbpf_ct_v2, key);
+
+	if (ct && ct->state < state)
+		ct->state = state;
 }
 
 /*
- * The backend of the tracked flow @p, if there is one and it still exists
- * with the address the flow was pinned to. Returns true with @nat filled.
+ * Account @p to @ct: its state, and last_seen at most once a second (no
+ * cache-line write per packet). Returns true when last_seen moved.
  */
-static __always_inline bool ct4_lookup_fwd(const struct pkt4 *p, struct nat4 *nat, __u64 now)
+static __always_inline bool ct4_update(struct ct_value *ct, const struct pkt4 *p, __u64 now)
+{
+	__u8 state = ct_next_state(ct->state, p);
+
+	if (state != ct->state)
+		ct->state = state;
+	if (now - ct->last_seen <= CT_REFRESH_NS)
+		return false;
+	ct->last_seen = now;
+	return true;
+}
+
+/* Keep @client's affinity to @svc alive while its flows carry traffic. */
+static __always_inline void aff4_touch(__be32 client, const struct svc_value *svc, __u32 be_id,
+				       __u64 now)
+{
+	struct aff_key key = { .client = client, .svc_id = svc->id };
+	struct aff_value *a;
+
+	if (!(svc->flags & SVCBPF_SVC_AFFINITY))
+		return;
+	a = bpf_map_lookup_elem(&svcbpf_aff_v1, &key);
+	if (a && a->backend_id == be_id)
+		a->last_seen = now;
+}
+
+/*
+ * The backend of the tracked flow @p, if there is one, it has not expired
+ * or closed before this new connection, and its backend still exists with
+ * the address the flow was pinned to. Returns true with @nat filled.
+ */
+static __always_inline bool ct4_lookup_fwd(const struct pkt4 *p, const struct svc_value *svc,
+					   const struct svcbpf_cfg *cfg, struct nat4 *nat,
+					   __u64 now)
 {
 	struct backend_value *be;
 	struct ct_value *ct;
 	struct ct_key key;
+	__u8 state;
 
 	ct4_key(&key, p, SVCBPF_CT_FWD);
-	ct = bpf_map_lookup_elem(&svcbpf_ct_v1, &key);
-	if (!ct)
+	ct = bpf_map_lookup_elem(&svcbpf_ct_v2, &key);
+	if (!ct || ct_expired(ct, cfg, p->proto, now))
+		return false;
+	/* A SYN on a closed tuple is a new connection (the client reused its port). */
+	if (p->proto == IPPROTO_TCP && pkt4_opens_flow(p) && ct->state >= SVCBPF_CT_CLOSING)
 		return false;
 	be = bpf_map_lookup_elem(&svcbpf_be_v1, &ct->backend_id);
 	if (!be || be->ip != ct->addr || be->port != ct->port)
 		return false;
-	ct4_touch(ct, now);
+	state = ct->state;
+	if (ct4_update(ct, p, now))
+		aff4_touch(p->saddr, svc, ct->backend_id, now);
+	/* The client closed: the reply direction closes with it. */
+	if (ct->state != state && ct->state >= SVCBPF_CT_CLOSING) {
+		ct4_reply_key(&key, p, ct->addr, ct->port);
+		ct4_close(&key, ct->state);
+	}
 	nat->addr = ct->addr;
 	nat->port = ct->port;
 	return true;
@@ -101,6 +205,8 @@ static __always_inline void ct4_create(const struct pkt4 *p, const struct svc_va
 	struct ct_value val = {
 		.addr = nat->addr,
 		.port = nat->port,
+		/* A flow first seen mid-stream (its entry expired or was evicted) is established. */
+		.state = pkt4_opens_flow(p) ? SVCBPF_CT_NEW : SVCBPF_CT_ESTABLISHED,
 		.backend_id = be_id,
 		.svc_id = svc->id,
 		.last_seen = now,
@@ -108,59 +214,110 @@ static __always_inline void ct4_create(const struct pkt4 *p, const struct svc_va
 	struct ct_key key;
 
 	ct4_key(&key, p, SVCBPF_CT_FWD);
-	bpf_map_update_elem(&svcbpf_ct_v1, &key, &val, BPF_ANY);
+	bpf_map_update_elem(&svcbpf_ct_v2, &key, &val, BPF_ANY);
 
 	/* The reply comes from the backend to the client. */
 	ct4_reply_key(&key, p, nat->addr, nat->port);
 	val.addr = p->daddr;
 	val.port = p->dport;
-	bpf_map_update_elem(&svcbpf_ct_v1, &key, &val, BPF_ANY);
+	bpf_map_update_elem(&svcbpf_ct_v2, &key, &val, BPF_ANY);
+}
+
+/* May a new flow take @be? Draining and weight-0 backends take none. */
+static __always_inline bool be_takes_new_flows(const struct backend_value *be)
+{
+	return be->state == SVCBPF_BE_ACTIVE && be->weight;
+}
+
+/* @p's client's affinity backend for @svc, if it has one that is still live. */
+static __always_inline struct backend_value *
+aff4_lookup(const struct pkt4 *p, const struct svc_value *svc, __u64 now, __u32 *be_id)
+{
+	struct aff_key key = { .client = p->saddr, .svc_id = svc->id };
+	struct backend_value *be;
+	struct aff_value *a;
+
+	a = bpf_map_lookup_elem(&svcbpf_aff_v1, &key);
+	if (!a || now - a->last_seen > (__u64)svc->affinity_timeout * NS_PER_SEC)
+		return NULL;
+	be = bpf_map_lookup_elem(&svcbpf_be_v1, &a->backend_id);
+	if (!be || !be_takes_new_flows(be))
+		return NULL;
+	*be_id = a->backend_id;
+	return be;
+}
+
+static __always_inline void aff4_record(const struct pkt4 *p, const struct svc_value *svc,
+					__u32 be_id, __u64 now)
+{
+	struct aff_key key = { .client = p->saddr, .svc_id = svc->id };
+	struct aff_value val = { .backend_id = be_id, .last_seen = now };
+
+	bpf_map_update_elem(&svcbpf_aff_v1, &key, &val, BPF_ANY);
+}
+
+/* The backend in slot hash(@p) % M of @svc's Maglev table, or NULL. */
+static __always_inline struct backend_value *maglev4_pick(const struct pkt4 *p,
+							  const struct svc_value *svc, __u32 *be_id)
+{
+	__u32 zero = 0, slot, id;
+	__u32 *slots;
+	void *table;
+
+	table = bpf_map_lookup_elem(&svcbpf_mag_v1, &svc->id);
+	if (!table)
+		return NULL;
+	slots = bpf_map_lookup_elem(table, &zero);
+	if (!slots)
+		return NULL;
+	slot = svcbpf_flow_hash(p->saddr, p->daddr, p->sport, p->dport, p->proto) % maglev_m;
+	if (slot >= maglev_m) /* for the verifier: the table holds maglev_m slots */
+		return NULL;
+	id = slots[slot];
+	*be_id = id;
+	return bpf_map_lookup_elem(&svcbpf_be_v1, &id);
 }
 
 /*
- * Pick the backend for @p, addressed to @svc: the tracked one, or for a new
- * flow the one in slot hash(flow) % count of the service's table. Returns
- * SVCBPF_CONTINUE with @nat filled, or a drop reason.
+ * Pick the backend for @p, addressed to @svc: the tracked one, else the
+ * client's affinity backend, else the Maglev choice. Returns SVCBPF_CONTINUE
+ * with @nat filled, or a drop reason.
  */
 static __always_inline int lb4_select(const struct pkt4 *p, const struct svc_value *svc,
 				      struct nat4 *nat)
 {
+	const struct svcbpf_cfg *cfg = cfg_get();
 	__u64 now = bpf_ktime_get_coarse_ns();
-	struct backend_value *be;
-	struct slot_key sk;
-	__u32 *be_id;
+	struct backend_value *be = NULL;
+	bool affinity = svc->flags & SVCBPF_SVC_AFFINITY;
+	__u32 be_id = 0;
 
-	if (ct4_lookup_fwd(p, nat, now)) {
+	if (!cfg)
+		return VERDICT_DROP(SVCBPF_CNT_DROP_NO_BACKEND);
+	if (ct4_lookup_fwd(p, svc, cfg, nat, now)) {
 		nat->event = SVCBPF_CNT_DNAT_EST;
 		return SVCBPF_CONTINUE;
 	}
-	if (!svc->count)
-		return VERDICT_DROP(SVCBPF_CNT_DROP_NO_BACKEND);
-
-	sk.table = svc->table;
-	sk.slot = svcbpf_flow_hash(p->saddr, p->daddr, p->sport, p->dport, p->proto) % svc->count;
-	be_id = bpf_map_lookup_elem(&svcbpf_slot_v1, &sk);
-	if (!be_id)
-		return VERDICT_DROP(SVCBPF_CNT_DROP_NO_BACKEND);
-	be = bpf_map_lookup_elem(&svcbpf_be_v1, be_id);
+	if (affinity)
+		be = aff4_lookup(p, svc, now, &be_id);
+	if (!be)
+		be = maglev4_pick(p, svc, &be_id);
+	/*
+	 * A table read just before a switch may name a backend freed just after
+	 * it: the second read finds the new table.
+	 */
+	if (!be)
+		be = maglev4_pick(p, svc, &be_id);
 	if (!be)
 		return VERDICT_DROP(SVCBPF_CNT_DROP_NO_BACKEND);
+	if (affinity)
+		aff4_record(p, svc, be_id, now);
 
 	nat->addr = be->ip;
 	nat->port = be->port;
 	nat->event = SVCBPF_CNT_DNAT_NEW;
-	ct4_create(p, svc, *be_id, nat, now);
+	ct4_create(p, svc, be_id, nat, now);
 	return SVCBPF_CONTINUE;
-}
-
-#define TCP_FLAG_SYN 0x02
-#define TCP_FLAG_ACK 0x10
-
-/* Does @p open a connection: a TCP SYN without ACK, or a UDP datagram? */
-static __always_inline bool pkt4_opens_flow(const struct pkt4 *p)
-{
-	return p->proto == IPPROTO_UDP ||
-	       (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
 }
 
 /*
@@ -177,7 +334,7 @@ static __always_inline void ct4_forget_stale_reply(const struct pkt4 *p)
 	if (!pkt4_opens_flow(p))
 		return;
 	ct4_reply_key(&key, p, p->daddr, p->dport);
-	bpf_map_delete_elem(&svcbpf_ct_v1, &key);
+	bpf_map_delete_elem(&svcbpf_ct_v2, &key);
 }
 
 /*
@@ -186,14 +343,29 @@ static __always_inline void ct4_forget_stale_reply(const struct pkt4 *p)
  */
 static __always_inline bool lb4_lookup_reply(const struct pkt4 *p, struct nat4 *nat)
 {
+	const struct svcbpf_cfg *cfg = cfg_get();
+	__u64 now = bpf_ktime_get_coarse_ns();
 	struct ct_value *ct;
 	struct ct_key key;
+	__u8 state;
 
 	ct4_key(&key, p, SVCBPF_CT_REV);
-	ct = bpf_map_lookup_elem(&svcbpf_ct_v1, &key);
-	if (!ct)
+	ct = bpf_map_lookup_elem(&svcbpf_ct_v2, &key);
+	if (!ct || !cfg || ct_expired(ct, cfg, p->proto, now))
 		return false;
-	ct4_touch(ct, bpf_ktime_get_coarse_ns());
+	state = ct->state;
+	ct4_update(ct, p, now);
+	/* The backend closed: the client's direction closes with it. */
+	if (ct->state != state && ct->state >= SVCBPF_CT_CLOSING) {
+		__builtin_memset(&key, 0, sizeof(key));
+		key.saddr = p->daddr;
+		key.daddr = ct->addr;
+		key.sport = p->dport;
+		key.dport = ct->port;
+		key.proto = p->proto;
+		key.dir = SVCBPF_CT_FWD;
+		ct4_close(&key, ct->state);
+	}
 	nat->addr = ct->addr;
 	nat->port = ct->port;
 	nat->event = SVCBPF_CNT_REVNAT;

@@ -22,7 +22,7 @@ struct {
 	__type(key, struct svc_key);
 	__type(value, struct svc_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} svcbpf_svc_v1 SEC(".maps");
+} svcbpf_svc_v2 SEC(".maps");
 
 /* Backends: backend id -> address, weight and state. */
 struct {
@@ -34,15 +34,29 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } svcbpf_be_v1 SEC(".maps");
 
-/* Selection tables: (table id, slot) -> backend id. */
+/*
+ * Maglev tables: service id -> its table, a one-entry array whose value is
+ * the M backend ids (4 bytes a slot; an array of M u32 entries would take
+ * 8). Userspace writes a table whole before it publishes it here. The
+ * loader gives the real template, sized for the M it loads with.
+ */
+struct maglev_table {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32[SVCBPF_MAGLEV_M]);
+};
+
+/* Slots in every Maglev table, set by the loader: the verifier knows it. */
+const volatile __u32 maglev_m = SVCBPF_MAGLEV_M;
+
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, SVCBPF_MAX_BACKENDS *SVCBPF_SLOTS_PER_BACKEND);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct slot_key);
-	__type(value, __u32);
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, SVCBPF_MAX_SERVICES);
+	__type(key, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} svcbpf_slot_v1 SEC(".maps");
+	__array(values, struct maglev_table);
+} svcbpf_mag_v1 SEC(".maps");
 
 /* Conntrack: flow tuple and direction -> pinned backend or service address. */
 struct {
@@ -51,7 +65,25 @@ struct {
 	__type(key, struct ct_key);
 	__type(value, struct ct_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} svcbpf_ct_v1 SEC(".maps");
+} svcbpf_ct_v2 SEC(".maps");
+
+/* Client-IP affinity: (client, service) -> backend, for affinity services. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SVCBPF_AFF_SIZE);
+	__type(key, struct aff_key);
+	__type(value, struct aff_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} svcbpf_aff_v1 SEC(".maps");
+
+/* Settings: one struct svcbpf_cfg, written by `svcbpf load`. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct svcbpf_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} svcbpf_cfg_v1 SEC(".maps");
 
 /* Counters: enum svcbpf_counter -> packets and bytes, per CPU. */
 struct {

@@ -19,26 +19,48 @@
 #define SVCBPF_STATE_DIR_DEFAULT "/var/lib/svcbpf"
 
 /* Pinned map names (the kernel keeps 15 characters). */
-#define SVCBPF_MAP_SVC "svcbpf_svc_v1"
+#define SVCBPF_MAP_SVC "svcbpf_svc_v2"
 #define SVCBPF_MAP_BE "svcbpf_be_v1"
-#define SVCBPF_MAP_SLOT "svcbpf_slot_v1"
-#define SVCBPF_MAP_CT "svcbpf_ct_v1"
+#define SVCBPF_MAP_MAGLEV "svcbpf_mag_v1"
+#define SVCBPF_MAP_CT "svcbpf_ct_v2"
 #define SVCBPF_MAP_CNT "svcbpf_cnt_v1"
+#define SVCBPF_MAP_AFF "svcbpf_aff_v1"
+#define SVCBPF_MAP_CFG "svcbpf_cfg_v1"
 
 /* Default map sizes; every one is a `svcbpf load` option. */
 #define SVCBPF_MAX_SERVICES 65536
 #define SVCBPF_MAX_BACKENDS 65536
 #define SVCBPF_CT_SIZE 262144
-/* A service switches tables by writing a whole new one first: room for two. */
-#define SVCBPF_SLOTS_PER_BACKEND 2
-/* Backends of one service: the slot count is a __u16. */
+/* Client-IP affinity entries: one per (client, service) in use. */
+#define SVCBPF_AFF_SIZE 65536
 #define SVCBPF_MAX_SVC_BACKENDS 4096
+/* Backend weights: 0 (no new flows) to this; Maglev gives slots in proportion. */
+#define SVCBPF_MAX_WEIGHT 10000
 /*
- * Room beyond --max-backends in the backend and slot maps: a service's new
- * set is written before its old one is freed, so a switch at full capacity
- * still fits. Capacity checks use the map size minus this.
+ * Room beyond --max-backends in the backend map: a service's new set is
+ * written before the backends it drops are freed, so a switch at full
+ * capacity still fits. Capacity checks use the map size minus this.
  */
 #define SVCBPF_BE_HEADROOM SVCBPF_MAX_SVC_BACKENDS
+
+/*
+ * Maglev lookup table size M (slots per service, a prime). Each of N equal
+ * backends owns floor(M/N) or ceil(M/N) slots, so the load is even to one
+ * slot in M/N; the Maglev paper wants M >= 100 N for near-minimal
+ * disruption, which 16381 gives up to 163 backends (Cilium's default too).
+ * It costs 4 bytes a slot: 64 KiB per service.
+ */
+#define SVCBPF_MAGLEV_M 16381
+#define SVCBPF_MAGLEV_M_MIN 251
+#define SVCBPF_MAGLEV_M_MAX 131071
+
+/* Conntrack timeouts in seconds (Cilium's defaults; kube-proxy's UDP is 30-120 s). */
+#define SVCBPF_CT_TIMEOUT_SYN 60
+#define SVCBPF_CT_TIMEOUT_TCP 21600
+#define SVCBPF_CT_TIMEOUT_FIN 10
+#define SVCBPF_CT_TIMEOUT_UDP 60
+/* Session affinity default: Kubernetes' sessionAffinityConfig default, 3 hours. */
+#define SVCBPF_AFFINITY_TIMEOUT 10800
 
 /* Service: the (ClusterIP, port, protocol) a client addresses. */
 struct svc_key {
@@ -48,23 +70,23 @@ struct svc_key {
 	__u8 pad;
 };
 
-/*
- * What a service translates to. @table names the selection table now in
- * use: its @count slots are (table, 0..count-1) in the slot map. A new
- * backend set is written under the other table id (id * 2 + !generation)
- * and then published by rewriting this value in one map update.
- */
-struct svc_value {
-	__u32 id; /* stable service id: counters, conntrack */
-	__u32 table; /* selection table id */
-	__u16 count; /* slots in @table; 0 = no backend */
-	__u16 flags;
-	__u32 pad;
+enum svcbpf_svc_flags {
+	SVCBPF_SVC_AFFINITY = 1 << 0, /* sessionAffinity: ClientIP */
 };
 
-struct slot_key {
-	__u32 table;
-	__u32 slot;
+/*
+ * What a service translates to. Its Maglev table is the inner map at @id
+ * in the Maglev map: M backend ids, one per slot. A new backend set gets a
+ * whole new table, published by one write of that outer entry; the kernel
+ * frees the old table only after every reader is done with it. A service
+ * with no table has no backend a new flow may take.
+ */
+struct svc_value {
+	__u32 id; /* stable service id: counters, conntrack, Maglev table */
+	__u16 flags; /* enum svcbpf_svc_flags */
+	__u16 pad;
+	__u32 affinity_timeout; /* seconds, with SVCBPF_SVC_AFFINITY */
+	__u32 pad2;
 };
 
 enum svcbpf_backend_state {
@@ -79,6 +101,31 @@ struct backend_value {
 	__u16 weight;
 	__u8 state; /* enum svcbpf_backend_state */
 	__u8 pad[3];
+};
+
+/* Client-IP affinity: the backend a client's new flows to a service take. */
+struct aff_key {
+	__be32 client;
+	__u32 svc_id;
+};
+
+struct aff_value {
+	__u32 backend_id;
+	__u32 pad;
+	__u64 last_seen; /* bpf_ktime_get_coarse_ns() */
+};
+
+/*
+ * Load-time settings, the one entry of the config map: what the dataplane
+ * reads at run time and `svcbpf load` keeps across reloads.
+ */
+struct svcbpf_cfg {
+	__u32 maglev_m; /* slots in every Maglev table */
+	__u32 ct_timeout_syn; /* seconds: TCP until the handshake completes */
+	__u32 ct_timeout_tcp; /* established TCP */
+	__u32 ct_timeout_fin; /* TCP after a FIN or RST */
+	__u32 ct_timeout_udp;
+	__u32 pad;
 };
 
 enum svcbpf_ct_dir {
@@ -98,13 +145,25 @@ struct ct_key {
 };
 
 /*
+ * TCP state as one direction has seen it; its timeout says how long the
+ * entry lives without traffic. UDP entries use the UDP timeout throughout.
+ */
+enum svcbpf_ct_state {
+	SVCBPF_CT_NEW = 0, /* only connection starts (SYN) seen */
+	SVCBPF_CT_ESTABLISHED = 1, /* a packet past the handshake */
+	SVCBPF_CT_CLOSING = 2, /* a FIN either way */
+	SVCBPF_CT_CLOSED = 3, /* a RST either way */
+};
+
+/*
  * Conntrack value. FWD: @addr/@port is the backend the flow is pinned to.
  * REV: @addr/@port is the service address the reply must come from.
  */
 struct ct_value {
 	__be32 addr;
 	__be16 port;
-	__u16 pad;
+	__u8 state; /* enum svcbpf_ct_state */
+	__u8 pad;
 	__u32 backend_id;
 	__u32 svc_id;
 	__u64 last_seen; /* bpf_ktime_get_coarse_ns(), refreshed at most once a second */
@@ -166,7 +225,9 @@ svcbpf_flow_hash(__be32 saddr, __be32 daddr, __be16 sport, __be16 dport, __u8 pr
 
 _Static_assert(sizeof(struct svc_key) == 8, "svc_key layout");
 _Static_assert(sizeof(struct svc_value) == 16, "svc_value layout");
-_Static_assert(sizeof(struct slot_key) == 8, "slot_key layout");
+_Static_assert(sizeof(struct aff_key) == 8, "aff_key layout");
+_Static_assert(sizeof(struct aff_value) == 16, "aff_value layout");
+_Static_assert(sizeof(struct svcbpf_cfg) == 24, "svcbpf_cfg layout");
 _Static_assert(sizeof(struct backend_value) == 12, "backend_value layout");
 _Static_assert(sizeof(struct ct_key) == 16, "ct_key layout");
 _Static_assert(sizeof(struct ct_value) == 24, "ct_value layout");

@@ -150,10 +150,10 @@ static int change_write(struct store *s, const struct change *c)
 
 	fmt_l4addr(svc, &c->svc, true);
 	if (c->nbe)
-		fmt_l4addr(be, &c->be[0], false);
+		fmt_l4addr(be, &c->be[0].addr, false);
 	switch (c->op) {
 	case CHANGE_SVC_SET:
-		ret = store_svc_set(s, &c->svc, c->be, c->nbe);
+		ret = store_svc_set(s, &c->svc, c->affinity, c->be, c->nbe);
 		if (ret)
 			p_err("%scannot add %s: %s", c->where, svc, store_errmsg(s));
 		break;
@@ -176,13 +176,23 @@ static int change_write(struct store *s, const struct change *c)
 			      store_errmsg(s));
 		break;
 	case CHANGE_BE_DEL:
-		ret = store_be_del(s, &c->svc, &c->be[0], &missing);
+		ret = store_be_del(s, &c->svc, &c->be[0].addr, &missing);
 		if (ret == -ENOENT)
 			p_err(missing ? "%scannot delete backend %s: no service %s" :
 					"%scannot delete backend %s: not a backend of %s",
 			      c->where, be, svc);
 		else if (ret)
 			p_err("%scannot delete backend %s of %s: %s", c->where, be, svc,
+			      store_errmsg(s));
+		break;
+	case CHANGE_BE_SET:
+		ret = store_be_update(s, &c->svc, &c->be[0].addr, c->weight, c->state, &missing);
+		if (ret == -ENOENT)
+			p_err(missing ? "%scannot change backend %s: no service %s" :
+					"%scannot change backend %s: not a backend of %s",
+			      c->where, be, svc);
+		else if (ret)
+			p_err("%scannot change backend %s of %s: %s", c->where, be, svc,
 			      store_errmsg(s));
 		break;
 	}
@@ -310,8 +320,10 @@ int cli_apply(struct change *c, size_t n, const char *what)
 {
 	struct dp_maps m = DP_MAPS_CLOSED;
 	struct store *s = NULL;
+	uint32_t *gone = NULL;
 	uint64_t t0, t1;
-	int lock, ret;
+	size_t ngone;
+	int lock, ret, r;
 
 	if (collecting)
 		return collect(c, n);
@@ -366,7 +378,6 @@ int cli_apply(struct change *c, size_t n, const char *what)
 		for (int pass = 0; pass < 2; pass++) {
 			for (size_t i = 0; i < n; i++) {
 				size_t nbe;
-				int r;
 
 				if (i && !cmp_change_svc(&c[i - 1], &c[i]))
 					continue;
@@ -378,6 +389,15 @@ int cli_apply(struct change *c, size_t n, const char *what)
 			}
 		}
 	}
+	/* Backends the change dropped: freed now that no table names them. */
+	r = store_take_gone(s, &gone, &ngone);
+	if (!r)
+		r = dp_remove_backends(&m, gone, ngone);
+	if (r)
+		p_err("store updated, maps not (run 'svcbpf sync'): cannot free backends: %s",
+		      strerror(-r));
+	ret = ret ? ret : r;
+	free(gone);
 	apply_stats.maps_us = now_us() - t1;
 out:
 	store_close(s);

@@ -50,14 +50,17 @@ enum change_op {
 	CHANGE_SVC_DEL,
 	CHANGE_BE_ADD,
 	CHANGE_BE_DEL,
+	CHANGE_BE_SET, /* a backend's weight and/or state */
 };
 
 /* One parsed, validated change to the desired state. */
 struct change {
 	enum change_op op;
 	struct l4addr svc;
-	struct l4addr *be; /* SVC_SET: the set; BE_*: one */
+	uint32_t affinity; /* SVC_SET: client-IP affinity timeout (s); 0: none */
+	struct be_rec *be; /* SVC_SET: the set; BE_*: one (address, weight) */
 	size_t nbe;
+	int weight, state; /* BE_SET: the new values, -1 to keep */
 	char where[64]; /* "FILE:LINE: " in a batch, for error messages */
 };
 
@@ -98,5 +101,16 @@ int do_unload(int argc, char **argv);
 int do_status(int argc, char **argv);
 int do_sync(int argc, char **argv);
 int do_batch(int argc, char **argv);
+int do_ct(int argc, char **argv);
+
+/*
+ * Parse a backend argument of @svc: "IP:PORT[,weight=N]" (weight 1 when
+ * not given). Reports errors; returns 0 or -EINVAL.
+ */
+int parse_backend_arg(const char *arg, const struct l4addr *svc, struct be_rec *be);
+/* Parse "none" or "client-ip[,timeout=S]" into a timeout (0: none). Reports errors. */
+int parse_affinity_arg(const char *arg, uint32_t *timeout);
+/* Parse a service address argument (VIP:PORT[/proto], a unicast VIP). Reports errors. */
+int parse_svc_arg(const char *arg, struct l4addr *svc);
 
 #endif /* SVCBPF_CLI_H */

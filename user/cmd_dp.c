@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "loader.h"
+#include "maglev.h"
 #include "output.h"
 #include "svcbpf.h"
 
@@ -28,12 +29,19 @@ static int load_help(int argc, char **argv)
 	(void)argv;
 	fprintf(stderr,
 		"Usage: svcbpf load IFACE... [--xdp] [--max-services N] [--max-backends N]\n"
-		"                   [--ct-size N]\n"
+		"                   [--ct-size N] [--maglev-size M]\n"
+		"                   [--ct-timeout-syn S] [--ct-timeout-tcp S]\n"
+		"                   [--ct-timeout-fin S] [--ct-timeout-udp S]\n"
 		"Attach tc ingress (DNAT) and tc egress (reverse NAT) to each IFACE; --xdp puts\n"
 		"the DNAT in XDP in front (tc stays for what XDP must not rewrite). On a loaded\n"
 		"interface the programs are replaced in place; maps and conntrack are kept.\n"
-		"Map sizes default to %d services, %d backends, %d conntrack entries.\n",
-		SVCBPF_MAX_SERVICES, SVCBPF_MAX_BACKENDS, SVCBPF_CT_SIZE);
+		"Map sizes default to %d services, %d backends, %d conntrack entries;\n"
+		"the Maglev table to M = %d slots a service (a prime, %d-%d; 4 bytes a slot).\n"
+		"Conntrack timeouts (seconds) default to syn %d, tcp %d, fin %d, udp %d; given\n"
+		"on a reload they change, sizes do not (unload to resize).\n",
+		SVCBPF_MAX_SERVICES, SVCBPF_MAX_BACKENDS, SVCBPF_CT_SIZE, SVCBPF_MAGLEV_M,
+		SVCBPF_MAGLEV_M_MIN, SVCBPF_MAGLEV_M_MAX, SVCBPF_CT_TIMEOUT_SYN,
+		SVCBPF_CT_TIMEOUT_TCP, SVCBPF_CT_TIMEOUT_FIN, SVCBPF_CT_TIMEOUT_UDP);
 	return EXIT_OK;
 }
 
@@ -74,6 +82,16 @@ int do_load(int argc, char **argv)
 			{ "--max-services", 1, 1 << 24, offsetof(struct load_opts, max_services) },
 			{ "--max-backends", 1, 1 << 24, offsetof(struct load_opts, max_backends) },
 			{ "--ct-size", 2, 1 << 26, offsetof(struct load_opts, ct_size) },
+			{ "--maglev-size", SVCBPF_MAGLEV_M_MIN, SVCBPF_MAGLEV_M_MAX,
+			  offsetof(struct load_opts, maglev_m) },
+			{ "--ct-timeout-syn", 1, 1 << 30,
+			  offsetof(struct load_opts, ct_timeout_syn) },
+			{ "--ct-timeout-tcp", 1, 1 << 30,
+			  offsetof(struct load_opts, ct_timeout_tcp) },
+			{ "--ct-timeout-fin", 1, 1 << 30,
+			  offsetof(struct load_opts, ct_timeout_fin) },
+			{ "--ct-timeout-udp", 1, 1 << 30,
+			  offsetof(struct load_opts, ct_timeout_udp) },
 		};
 		bool taken = false;
 
@@ -113,6 +131,12 @@ int do_load(int argc, char **argv)
 	if (!n) {
 		free(ifnames);
 		return usage_err("load: missing interface (svcbpf load IFACE...)");
+	}
+	if (o.maglev_m && !maglev_m_valid(o.maglev_m)) {
+		free(ifnames);
+		p_err("invalid --maglev-size %u: not a prime (try 4093, 16381 or 65521)",
+		      o.maglev_m);
+		return EXIT_FAIL;
 	}
 	if (!require_privileges() || (lock = cli_lock()) < 0) {
 		free(ifnames);
@@ -203,11 +227,13 @@ static void print_maps(const struct dp_maps *m)
 		const char *name;
 		int fd;
 	} maps[] = {
-		{ SVCBPF_MAP_SVC, m->svc },   { SVCBPF_MAP_BE, m->be },
-		{ SVCBPF_MAP_SLOT, m->slot }, { SVCBPF_MAP_CT, m->ct },
-		{ SVCBPF_MAP_CNT, m->cnt },
+		{ SVCBPF_MAP_SVC, m->svc },    { SVCBPF_MAP_BE, m->be },
+		{ SVCBPF_MAP_MAGLEV, m->mag }, { SVCBPF_MAP_CT, m->ct },
+		{ SVCBPF_MAP_AFF, m->aff },    { SVCBPF_MAP_CNT, m->cnt },
+		{ SVCBPF_MAP_CFG, m->cfg },
 	};
-	uint64_t total = 0;
+	struct map_usage mu = { 0 };
+	uint64_t total = 0, per_table;
 	char buf[16];
 
 	out_fp("\n%-16s %8s %10s %10s %9s\n", "MAP", "ID", "ENTRIES", "MAX", "MEMORY");
@@ -226,9 +252,43 @@ static void print_maps(const struct dp_maps *m)
 		out_string(PRINT_FP, NULL, "%9s\n", human(buf, u.memlock, true));
 		out_close_object();
 	}
+	/* The Maglev tables are maps of their own, one per service with a backend. */
+	map_usage(m->mag, &mu);
+	per_table = dp_table_memory(m);
+	total += per_table * mu.entries;
+	out_open_object(NULL);
+	out_string(PRINT_ANY, "name", "%-16s ", "(Maglev tables)");
+	out_uint(PRINT_JSON, "id", NULL, 0);
+	out_string(PRINT_FP, NULL, "%8s ", "");
+	out_uint(PRINT_ANY, "entries", "%10lu ", mu.entries);
+	out_uint(PRINT_ANY, "max_entries", "%10lu ", mu.max_entries);
+	out_uint(PRINT_JSON, "memlock_bytes", NULL, per_table * mu.entries);
+	out_string(PRINT_FP, NULL, "%9s\n", human(buf, per_table * mu.entries, true));
+	out_close_object();
 	out_close_array();
 	out_uint(PRINT_JSON, "map_memory_bytes", NULL, total);
 	out_fp("%-16s %8s %10s %10s %9s\n", "total", "", "", "", human(buf, total, true));
+}
+
+static void print_settings(const struct dp_maps *m)
+{
+	struct svcbpf_cfg cfg;
+	uint64_t per = dp_table_memory(m);
+	char buf[16];
+
+	if (dp_cfg_read(m, &cfg))
+		return;
+	out_open_object("maglev");
+	out_uint(PRINT_ANY, "table_size", "maglev:     M = %lu slots a service, ", cfg.maglev_m);
+	out_uint(PRINT_JSON, "bytes_per_service", NULL, per);
+	out_fp("%s of kernel memory per service\n", human(buf, per, true));
+	out_close_object();
+	out_open_object("ct_timeouts");
+	out_uint(PRINT_ANY, "syn", "conntrack:  timeouts syn %lu s, ", cfg.ct_timeout_syn);
+	out_uint(PRINT_ANY, "tcp", "tcp %lu s, ", cfg.ct_timeout_tcp);
+	out_uint(PRINT_ANY, "fin", "fin %lu s, ", cfg.ct_timeout_fin);
+	out_uint(PRINT_ANY, "udp", "udp %lu s\n", cfg.ct_timeout_udp);
+	out_close_object();
 }
 
 static void print_counters(const struct dp_maps *m)
@@ -303,6 +363,8 @@ int do_status(int argc, char **argv)
 	if (!nhooks)
 		out_fp("(none)\n");
 	if (loaded) {
+		out_fp("\n");
+		print_settings(&m);
 		print_maps(&m);
 		print_counters(&m);
 	}

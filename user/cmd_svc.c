@@ -4,9 +4,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <bpf/bpf.h>
 
 #include "cli.h"
 #include "loader.h"
+#include "maglev.h"
 #include "output.h"
 #include "svcbpf.h"
 
@@ -15,12 +21,20 @@ static int svc_help(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	fprintf(stderr,
-		"Usage: svcbpf svc add VIP:PORT[/tcp|udp] [--backend IP:PORT]...\n"
+		"Usage: svcbpf svc add VIP:PORT[/tcp|udp] [--backend IP:PORT[,weight=N]]...\n"
+		"                      [--affinity none|client-ip[,timeout=SECONDS]]\n"
 		"       svcbpf svc del VIP:PORT[/tcp|udp]\n"
 		"       svcbpf svc list [-o json]\n"
+		"       svcbpf svc explain VIP:PORT[/tcp|udp] --from IP:PORT [--proto tcp|udp]\n"
 		"\n"
-		"'svc add' creates the service, or replaces the backend set of an existing one.\n"
-		"The protocol defaults to tcp. A service without backends drops its traffic.\n");
+		"'svc add' creates the service, or replaces the settings and backend set of an\n"
+		"existing one. The protocol defaults to tcp. A new flow takes the backend its\n"
+		"5-tuple hashes to in the service's Maglev table; a backend owns slots in\n"
+		"proportion to its weight (default 1; 0: no new flows). With client-ip affinity\n"
+		"(timeout default %d s) a client's new flows follow its earlier ones until the\n"
+		"timeout passes without traffic. A service without backends drops its traffic.\n"
+		"'svc explain' prints which backend a new flow would get, and why.\n",
+		SVCBPF_AFFINITY_TIMEOUT);
 	return EXIT_OK;
 }
 
@@ -28,13 +42,21 @@ static int backend_help(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	fprintf(stderr, "Usage: svcbpf backend add VIP:PORT[/tcp|udp] IP:PORT\n"
-			"       svcbpf backend del VIP:PORT[/tcp|udp] IP:PORT\n");
+	fprintf(stderr,
+		"Usage: svcbpf backend add VIP:PORT[/tcp|udp] IP:PORT[,weight=N]\n"
+		"       svcbpf backend del VIP:PORT[/tcp|udp] IP:PORT\n"
+		"       svcbpf backend drain VIP:PORT[/tcp|udp] IP:PORT\n"
+		"       svcbpf backend undrain VIP:PORT[/tcp|udp] IP:PORT\n"
+		"       svcbpf backend weight VIP:PORT[/tcp|udp] IP:PORT N\n"
+		"\n"
+		"'drain' takes the backend out of new-flow selection; the flows it has go on\n"
+		"until they end (Kubernetes' terminating endpoints). 'del' ends them too.\n"
+		"A weight is 0-%d; 0 takes no new flows.\n",
+		SVCBPF_MAX_WEIGHT);
 	return EXIT_OK;
 }
 
-/* Parse a service address argument, reporting errors. */
-static int get_svc(const char *arg, struct l4addr *svc)
+int parse_svc_arg(const char *arg, struct l4addr *svc)
 {
 	char err[ERR_LEN];
 
@@ -50,23 +72,71 @@ static int get_svc(const char *arg, struct l4addr *svc)
 	return 0;
 }
 
-/* Parse a backend of @svc: a valid IP:PORT that is not the service itself. */
-static int get_backend(const char *arg, const struct l4addr *svc, struct l4addr *be)
+int parse_backend_arg(const char *arg, const struct l4addr *svc, struct be_rec *be)
 {
-	char err[ERR_LEN], buf[ADDR_STR_LEN];
+	char err[ERR_LEN], buf[ADDR_STR_LEN], addr[64];
+	const char *opt;
+	uint32_t weight = 1;
+	size_t len;
 
-	if (parse_l4addr(arg, false, be, err)) {
+	memset(be, 0, sizeof(*be));
+	if (!arg) {
+		p_err("missing backend");
+		return -EINVAL;
+	}
+	opt = strchr(arg, ',');
+	len = opt ? (size_t)(opt - arg) : strlen(arg);
+	if (len >= sizeof(addr)) {
+		p_err("invalid backend '%s': not IP:PORT", arg);
+		return -EINVAL;
+	}
+	memcpy(addr, arg, len);
+	addr[len] = '\0';
+	if (parse_l4addr(addr, false, &be->addr, err)) {
 		p_err("%s", err);
 		return -EINVAL;
 	}
-	be->proto = svc->proto;
-	if (be->ip == svc->ip) {
+	if (opt && strncmp(opt, ",weight=", 8)) {
+		p_err("invalid backend '%s': expected IP:PORT or IP:PORT,weight=N", arg);
+		return -EINVAL;
+	}
+	if (opt && parse_u32(opt + 8, "weight", 0, SVCBPF_MAX_WEIGHT, &weight, err)) {
+		p_err("invalid backend '%s': %s", arg, err);
+		return -EINVAL;
+	}
+	be->addr.proto = svc->proto;
+	be->weight = (uint16_t)weight;
+	if (be->addr.ip == svc->ip) {
 		p_err("invalid backend '%s': %s is the service address itself", arg,
 		      fmt_ip(buf, svc->ip));
 		return -EINVAL;
 	}
-	if (be->ip >> 24 == 0 || be->ip >> 24 == 127 || be->ip >> 28 >= 14) {
+	if (be->addr.ip >> 24 == 0 || be->addr.ip >> 24 == 127 || be->addr.ip >> 28 >= 14) {
 		p_err("invalid backend '%s': not a unicast address a pod can have", arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int parse_affinity_arg(const char *arg, uint32_t *timeout)
+{
+	char err[ERR_LEN];
+
+	if (!strcmp(arg, "none")) {
+		*timeout = 0;
+		return 0;
+	}
+	if (!strcmp(arg, "client-ip")) {
+		*timeout = SVCBPF_AFFINITY_TIMEOUT;
+		return 0;
+	}
+	if (strncmp(arg, "client-ip,timeout=", 18)) {
+		p_err("invalid affinity '%s': expected none or client-ip[,timeout=SECONDS]", arg);
+		return -EINVAL;
+	}
+	/* Kubernetes' bounds for sessionAffinityConfig.clientIP.timeoutSeconds. */
+	if (parse_u32(arg + 18, "affinity timeout", 1, 86400, timeout, err)) {
+		p_err("invalid affinity '%s': %s", arg, err);
 		return -EINVAL;
 	}
 	return 0;
@@ -75,7 +145,7 @@ static int get_backend(const char *arg, const struct l4addr *svc, struct l4addr 
 static int do_svc_add(int argc, char **argv)
 {
 	struct change c = { .op = CHANGE_SVC_SET };
-	const char *svc_arg = NULL, **args;
+	const char *svc_arg = NULL, *aff_arg = NULL, **args;
 	char what[ADDR_STR_LEN + 8], buf[ADDR_STR_LEN];
 	int ret = EXIT_FAIL;
 
@@ -94,6 +164,14 @@ static int do_svc_add(int argc, char **argv)
 			args[c.nbe++] = argv[++i];
 		} else if (!strncmp(argv[i], "--backend=", 10)) {
 			args[c.nbe++] = argv[i] + 10;
+		} else if (!strcmp(argv[i], "--affinity")) {
+			if (i + 1 >= argc) {
+				ret = usage_err("--affinity needs none or client-ip[,timeout=S]");
+				goto out;
+			}
+			aff_arg = argv[++i];
+		} else if (!strncmp(argv[i], "--affinity=", 11)) {
+			aff_arg = argv[i] + 11;
 		} else if (argv[i][0] == '-') {
 			ret = usage_err("svc add: unknown option '%s'", argv[i]);
 			goto out;
@@ -110,7 +188,9 @@ static int do_svc_add(int argc, char **argv)
 		ret = usage_err("svc add: missing VIP:PORT");
 		goto out;
 	}
-	if (get_svc(svc_arg, &c.svc))
+	if (parse_svc_arg(svc_arg, &c.svc))
+		goto out;
+	if (aff_arg && parse_affinity_arg(aff_arg, &c.affinity))
 		goto out;
 	if (c.nbe > SVCBPF_MAX_SVC_BACKENDS) {
 		p_err("cannot add %s: %zu backends, at most %d", svc_arg, c.nbe,
@@ -119,10 +199,11 @@ static int do_svc_add(int argc, char **argv)
 	}
 	/* Backends are checked once the service (and its protocol) is known. */
 	for (size_t k = 0; k < c.nbe; k++) {
-		if (get_backend(args[k], &c.svc, &c.be[k]))
+		if (parse_backend_arg(args[k], &c.svc, &c.be[k]))
 			goto out;
 		for (size_t j = 0; j < k; j++) {
-			if (c.be[j].ip == c.be[k].ip && c.be[j].port == c.be[k].port) {
+			if (c.be[j].addr.ip == c.be[k].addr.ip &&
+			    c.be[j].addr.port == c.be[k].addr.port) {
 				p_err("backend %s given twice", args[k]);
 				goto out;
 			}
@@ -146,7 +227,7 @@ static int do_svc_del(int argc, char **argv)
 					"svc del: missing VIP:PORT");
 	if (argv[0][0] == '-')
 		return usage_err("svc del: unknown option '%s'", argv[0]);
-	if (get_svc(argv[0], &c.svc))
+	if (parse_svc_arg(argv[0], &c.svc))
 		return EXIT_FAIL;
 	snprintf(what, sizeof(what), "delete %s", fmt_l4addr(buf, &c.svc, true));
 	return cli_apply(&c, 1, what);
@@ -202,7 +283,12 @@ static int do_svc_list(int argc, char **argv)
 		out_string(PRINT_JSON, "protocol", NULL, proto_name(r->addr.proto));
 		out_uint(PRINT_JSON, "id", NULL, (uint64_t)r->id);
 		out_uint(PRINT_ANY, "backend_count", "%-8lu ", r->nbe);
-		out_string(PRINT_ANY, "state", "%s\n", state);
+		out_string(PRINT_ANY, "state", "%s", state);
+		if (r->affinity)
+			out_fp("  affinity client-ip,timeout=%u", r->affinity);
+		out_fp("\n");
+		out_string(PRINT_JSON, "affinity", NULL, r->affinity ? "client-ip" : "none");
+		out_uint(PRINT_JSON, "affinity_timeout", NULL, r->affinity);
 		out_open_array("backends");
 		for (size_t j = 0; j < r->nbe; j++) {
 			const struct be_rec *b = &r->be[j];
@@ -212,7 +298,7 @@ static int do_svc_list(int argc, char **argv)
 			out_string(PRINT_JSON, "address", NULL, fmt_ip(buf, b->addr.ip));
 			out_uint(PRINT_JSON, "port", NULL, b->addr.port);
 			out_uint(PRINT_JSON, "id", NULL, (uint64_t)b->id);
-			out_uint(PRINT_JSON, "weight", NULL, b->weight);
+			out_uint(PRINT_ANY, "weight", "weight %-5lu ", b->weight);
 			out_string(PRINT_ANY, "state", "%s\n", be_state_name(b->state));
 			out_close_object();
 		}
@@ -255,10 +341,210 @@ fail:
 	return EXIT_FAIL;
 }
 
+/* The live FWD conntrack entry of a flow, as the dataplane would judge it. */
+static bool ct_entry_live(const struct dp_maps *m, const struct ct_value *ct, uint8_t proto)
+{
+	struct svcbpf_cfg cfg;
+	struct timespec ts;
+	uint64_t now, timeout;
+
+	if (dp_cfg_read(m, &cfg))
+		return false;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	timeout = proto == IPPROTO_UDP		     ? cfg.ct_timeout_udp :
+		  ct->state == SVCBPF_CT_NEW	     ? cfg.ct_timeout_syn :
+		  ct->state == SVCBPF_CT_ESTABLISHED ? cfg.ct_timeout_tcp :
+						       cfg.ct_timeout_fin;
+	return now - ct->last_seen <= timeout * 1000000000ULL;
+}
+
+static const struct be_rec *be_by_id(const struct svc_rec *r, uint64_t id)
+{
+	for (size_t i = 0; i < r->nbe; i++)
+		if ((uint64_t)r->be[i].id == id)
+			return &r->be[i];
+	return NULL;
+}
+
+static void out_backend(const char *key, const struct be_rec *b, uint32_t owned, uint32_t m)
+{
+	char buf[ADDR_STR_LEN];
+
+	out_open_object(key);
+	out_string(PRINT_FP, NULL, "%s", fmt_l4addr(buf, &b->addr, false));
+	out_string(PRINT_JSON, "address", NULL, fmt_ip(buf, b->addr.ip));
+	out_uint(PRINT_JSON, "port", NULL, b->addr.port);
+	out_uint(PRINT_JSON, "id", NULL, (uint64_t)b->id);
+	out_uint(PRINT_ANY, "weight", " (weight %lu, ", b->weight);
+	out_string(PRINT_ANY, "state", "%s, ",
+		   b->state == SVCBPF_BE_DRAINING ? "draining" : "active");
+	out_uint(PRINT_ANY, "slots", "owns %lu", owned);
+	out_fp(" of %u slots, %.1f%%)\n", m, 100.0 * owned / m);
+	out_close_object();
+}
+
+static int do_svc_explain(int argc, char **argv)
+{
+	struct dp_maps m = DP_MAPS_CLOSED;
+	const char *svc_arg = NULL, *from_arg = NULL;
+	const struct be_rec *pick = NULL, *chosen;
+	const char *reason = "maglev";
+	struct l4addr svc, from;
+	struct store *s = NULL;
+	struct svc_rec r = { 0 };
+	uint32_t *table = NULL, m_size, slot, hash, owned = 0;
+	char err[ERR_LEN], buf[ADDR_STR_LEN], buf2[ADDR_STR_LEN];
+	int proto = -1, ret = EXIT_FAIL, rc;
+	bool loaded;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--from") || !strcmp(argv[i], "--proto")) {
+			if (i + 1 >= argc)
+				return usage_err("%s needs a value", argv[i]);
+			if (argv[i][2] == 'f')
+				from_arg = argv[++i];
+			else if ((proto = parse_proto(argv[++i])) < 0)
+				return usage_err("--proto must be tcp or udp, not '%s'", argv[i]);
+		} else if (argv[i][0] == '-') {
+			return usage_err("svc explain: unknown option '%s'", argv[i]);
+		} else if (svc_arg) {
+			return usage_err("svc explain: unexpected argument '%s'", argv[i]);
+		} else {
+			svc_arg = argv[i];
+		}
+	}
+	if (!svc_arg || !from_arg)
+		return usage_err("svc explain: needs VIP:PORT and --from IP:PORT");
+	if (change_collecting())
+		return usage_err("svc explain: only changes belong in a batch");
+	if (parse_svc_arg(svc_arg, &svc))
+		return EXIT_FAIL;
+	if (parse_l4addr(from_arg, false, &from, err)) {
+		p_err("%s", err);
+		return EXIT_FAIL;
+	}
+	if (proto >= 0) {
+		if (strchr(svc_arg, '/') && proto != svc.proto)
+			return usage_err("svc explain: --proto %s contradicts %s", argv[0],
+					 svc_arg);
+		svc.proto = (uint8_t)proto;
+	}
+	if (!require_privileges())
+		return EXIT_FAIL;
+	rc = cli_open_maps(&m);
+	if (rc && rc != -ENOENT)
+		return EXIT_FAIL;
+	loaded = m.svc >= 0;
+	if (cli_open_store(&s))
+		goto out;
+	rc = store_load_svc(s, &svc, &r);
+	if (rc == -ENOENT) {
+		p_err("no service %s", fmt_l4addr(buf, &svc, true));
+		goto out;
+	}
+	if (rc) {
+		p_err("cannot read the store: %s", store_errmsg(s));
+		goto out;
+	}
+
+	/* The mirror: the table the dataplane holds, rebuilt from the store. */
+	m_size = m.maglev_m;
+	table = malloc((size_t)m_size * sizeof(*table));
+	if (!table || maglev_build_svc(&r, m_size, table) < 0) {
+		p_err("out of memory");
+		goto out;
+	}
+	from.proto = svc.proto;
+	hash = svcbpf_flow_hash(htonl(from.ip), htonl(svc.ip), htons(from.port), htons(svc.port),
+				svc.proto);
+	slot = maglev_slot(&from, &svc, m_size);
+	pick = table[slot] ? be_by_id(&r, table[slot]) : NULL;
+	chosen = pick;
+
+	/* What the dataplane would do first: a live tracked flow, then affinity. */
+	if (loaded) {
+		struct ct_key ck = { .saddr = htonl(from.ip),
+				     .daddr = htonl(svc.ip),
+				     .sport = htons(from.port),
+				     .dport = htons(svc.port),
+				     .proto = svc.proto,
+				     .dir = SVCBPF_CT_FWD };
+		struct aff_key ak = { .client = htonl(from.ip), .svc_id = (uint32_t)r.id };
+		struct ct_value cv;
+		struct aff_value av;
+		const struct be_rec *b;
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+		if (!bpf_map_lookup_elem(m.ct, &ck, &cv) && ct_entry_live(&m, &cv, svc.proto) &&
+		    cv.state < SVCBPF_CT_CLOSING && (b = be_by_id(&r, cv.backend_id))) {
+			chosen = b;
+			reason = "tracked";
+		} else if (r.affinity && !bpf_map_lookup_elem(m.aff, &ak, &av) &&
+			   (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec -
+					   av.last_seen <=
+				   (uint64_t)r.affinity * 1000000000ULL &&
+			   (b = be_by_id(&r, av.backend_id)) && b->state == SVCBPF_BE_ACTIVE &&
+			   b->weight) {
+			chosen = b;
+			reason = "affinity";
+		}
+	}
+	if (!chosen)
+		reason = "no-backend";
+
+	out_open_object(NULL);
+	out_string(PRINT_FP, NULL, "%-11s ", "flow");
+	out_string(PRINT_ANY, "client", "%s -> ", fmt_l4addr(buf, &from, false));
+	out_string(PRINT_ANY, "service", "%s\n", fmt_l4addr(buf2, &svc, true));
+	out_uint(PRINT_ANY, "hash", "hash        0x%08lx", hash);
+	out_uint(PRINT_ANY, "slot", ", slot %lu", slot);
+	out_uint(PRINT_ANY, "table_size", " of %lu (Maglev)\n", m_size);
+	out_string(PRINT_ANY, "affinity", "affinity    %s\n", r.affinity ? "client-ip" : "none");
+	if (pick) {
+		for (uint32_t i = 0; i < m_size; i++)
+			owned += table[i] == (uint32_t)pick->id;
+		out_fp("maglev      ");
+		out_backend("maglev_backend", pick, owned, m_size);
+	}
+	out_string(PRINT_ANY, "reason", "reason      %s\n", reason);
+	if (chosen) {
+		owned = 0;
+		for (uint32_t i = 0; i < m_size; i++)
+			owned += table[i] == (uint32_t)chosen->id;
+		out_fp("backend     ");
+		out_backend("backend", chosen, owned, m_size);
+	} else {
+		out_null(PRINT_ANY, "backend", "backend     %s\n",
+			 "none: the service has no backend taking new flows (dropped)");
+	}
+	/* The mirror against the table the dataplane really holds. */
+	if (loaded) {
+		int64_t got = dp_table_slot(&m, (uint32_t)r.id, slot);
+		bool agrees = got == (int64_t)table[slot];
+
+		out_string(PRINT_ANY, "dataplane", "dataplane   %s", agrees ? "agrees" : "differs");
+		out_fp(agrees ? " (slot %u of the loaded table holds the same backend)\n" :
+				" (slot %u of the loaded table differs: run 'svcbpf sync')\n",
+		       slot);
+	} else {
+		out_string(PRINT_ANY, "dataplane", "dataplane   %s\n", "not-loaded");
+	}
+	out_close_object();
+	ret = EXIT_OK;
+out:
+	free(table);
+	svc_rec_free(&r);
+	store_close(s);
+	maps_close(&m);
+	return ret;
+}
+
 static const struct cmd svc_cmds[] = {
 	{ "add", do_svc_add },	 { "del", do_svc_del },	  { "delete", do_svc_del },
-	{ "list", do_svc_list }, { "show", do_svc_list }, { "help", svc_help },
-	{ NULL, NULL },
+	{ "list", do_svc_list }, { "show", do_svc_list }, { "explain", do_svc_explain },
+	{ "help", svc_help },	 { NULL, NULL },
 };
 
 int do_svc(int argc, char **argv)
@@ -270,48 +556,92 @@ int do_svc(int argc, char **argv)
 	return cmd_select(svc_cmds, argc, argv, svc_help);
 }
 
-static int backend_change(int argc, char **argv, const char *verb, enum change_op op)
+/* `backend VERB VIP:PORT IP:PORT[,weight=N] [EXTRA]`: parse into @c (one backend). */
+static int backend_args(int argc, char **argv, const char *verb, int extra, struct change *c)
 {
-	struct change c = { .op = op, .nbe = 1 };
-	char what[2 * ADDR_STR_LEN + 16];
-	struct l4addr be;
-	int ret;
-
 	for (int i = 0; i < argc; i++)
 		if (argv[i][0] == '-')
 			return usage_err("backend %s: unknown option '%s'", verb, argv[i]);
-	if (argc != 2)
-		return usage_err(argc < 2 ? "backend %s: needs VIP:PORT and IP:PORT" :
-					    "backend %s: too many arguments",
-				 verb);
-	if (get_svc(argv[0], &c.svc) || get_backend(argv[1], &c.svc, &be))
+	if (argc != 2 + extra)
+		return usage_err(argc < 2 + extra ? "backend %s: needs VIP:PORT and IP:PORT%s" :
+						    "backend %s: too many arguments",
+				 verb, extra ? " and a weight" : "");
+	c->be = calloc(1, sizeof(*c->be));
+	if (!c->be)
 		return EXIT_FAIL;
-	c.be = malloc(sizeof(*c.be));
-	if (!c.be)
+	c->nbe = 1;
+	if (parse_svc_arg(argv[0], &c->svc) || parse_backend_arg(argv[1], &c->svc, &c->be[0]))
 		return EXIT_FAIL;
-	c.be[0] = be;
-	snprintf(what, sizeof(what), "%s backend %s of %s", verb, argv[1], argv[0]);
-	ret = cli_apply(&c, 1, what);
-	change_free(&c);
+	if (c->op != CHANGE_BE_ADD && strchr(argv[1], ',')) {
+		p_err("backend %s: give the weight on its own ('backend weight')", verb);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+static int backend_change(int argc, char **argv, const char *verb, struct change *c, int extra)
+{
+	char what[2 * ADDR_STR_LEN + 16];
+	int ret = backend_args(argc, argv, verb, extra, c);
+
+	if (ret == EXIT_OK && extra) {
+		char err[ERR_LEN];
+		uint32_t w;
+
+		if (parse_u32(argv[2], "weight", 0, SVCBPF_MAX_WEIGHT, &w, err)) {
+			p_err("%s", err);
+			ret = EXIT_FAIL;
+		}
+		c->weight = (int)w;
+	}
+	if (ret == EXIT_OK) {
+		snprintf(what, sizeof(what), "%s backend %s of %s", verb, argv[1], argv[0]);
+		ret = cli_apply(c, 1, what);
+	}
+	change_free(c);
 	return ret;
 }
 
 static int do_backend_add(int argc, char **argv)
 {
-	return backend_change(argc, argv, "add", CHANGE_BE_ADD);
+	struct change c = { .op = CHANGE_BE_ADD };
+
+	return backend_change(argc, argv, "add", &c, 0);
 }
 
 static int do_backend_del(int argc, char **argv)
 {
-	return backend_change(argc, argv, "del", CHANGE_BE_DEL);
+	struct change c = { .op = CHANGE_BE_DEL };
+
+	return backend_change(argc, argv, "del", &c, 0);
+}
+
+static int do_backend_drain(int argc, char **argv)
+{
+	struct change c = { .op = CHANGE_BE_SET, .weight = -1, .state = SVCBPF_BE_DRAINING };
+
+	return backend_change(argc, argv, "drain", &c, 0);
+}
+
+static int do_backend_undrain(int argc, char **argv)
+{
+	struct change c = { .op = CHANGE_BE_SET, .weight = -1, .state = SVCBPF_BE_ACTIVE };
+
+	return backend_change(argc, argv, "undrain", &c, 0);
+}
+
+static int do_backend_weight(int argc, char **argv)
+{
+	struct change c = { .op = CHANGE_BE_SET, .weight = -1, .state = -1 };
+
+	return backend_change(argc, argv, "weight", &c, 1);
 }
 
 static const struct cmd backend_cmds[] = {
-	{ "add", do_backend_add },
-	{ "del", do_backend_del },
-	{ "delete", do_backend_del },
-	{ "help", backend_help },
-	{ NULL, NULL },
+	{ "add", do_backend_add },	   { "del", do_backend_del },
+	{ "delete", do_backend_del },	   { "drain", do_backend_drain },
+	{ "undrain", do_backend_undrain }, { "weight", do_backend_weight },
+	{ "help", backend_help },	   { NULL, NULL },
 };
 
 int do_backend(int argc, char **argv)

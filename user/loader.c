@@ -264,6 +264,49 @@ static int size_map(struct bpf_map *map, const char *pin_dir, uint32_t want, uin
 	return bpf_map__set_max_entries(map, pinned ? pinned : (want ? want : dflt) + extra);
 }
 
+/*
+ * The settings this load writes: what is pinned (@old, zero when nothing
+ * is), with the options given on top. The Maglev size is fixed while loaded.
+ */
+static int settings(const char *pin_dir, const struct load_opts *o, struct svcbpf_cfg *cfg,
+		    struct svcbpf_cfg *old, char err[ERR_LEN])
+{
+	char path[PATH_MAX];
+	__u32 zero = 0;
+	int fd;
+
+	memset(old, 0, sizeof(*old));
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, SVCBPF_MAP_CFG);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		if (bpf_map_lookup_elem(fd, &zero, old))
+			memset(old, 0, sizeof(*old));
+		close(fd);
+	}
+	if (old->maglev_m && o->maglev_m && o->maglev_m != old->maglev_m)
+		return fail(err, EEXIST,
+			    "cannot resize --maglev-size to %u: pinned with %u (unload to resize)",
+			    o->maglev_m, old->maglev_m);
+	*cfg = (struct svcbpf_cfg){
+		.maglev_m = old->maglev_m ? old->maglev_m : SVCBPF_MAGLEV_M,
+		.ct_timeout_syn = old->ct_timeout_syn ? old->ct_timeout_syn : SVCBPF_CT_TIMEOUT_SYN,
+		.ct_timeout_tcp = old->ct_timeout_tcp ? old->ct_timeout_tcp : SVCBPF_CT_TIMEOUT_TCP,
+		.ct_timeout_fin = old->ct_timeout_fin ? old->ct_timeout_fin : SVCBPF_CT_TIMEOUT_FIN,
+		.ct_timeout_udp = old->ct_timeout_udp ? old->ct_timeout_udp : SVCBPF_CT_TIMEOUT_UDP,
+	};
+	if (o->maglev_m)
+		cfg->maglev_m = o->maglev_m;
+	if (o->ct_timeout_syn)
+		cfg->ct_timeout_syn = o->ct_timeout_syn;
+	if (o->ct_timeout_tcp)
+		cfg->ct_timeout_tcp = o->ct_timeout_tcp;
+	if (o->ct_timeout_fin)
+		cfg->ct_timeout_fin = o->ct_timeout_fin;
+	if (o->ct_timeout_udp)
+		cfg->ct_timeout_udp = o->ct_timeout_udp;
+	return 0;
+}
+
 static int silent_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	(void)level;
@@ -429,6 +472,41 @@ static void detach_hook(const char *pin_dir, const char *ifname, enum hook_id ho
 	unlink(path);
 }
 
+int dp_load_unpinned(struct svcbpf_bpf *skel, struct dp_maps *m)
+{
+	struct svcbpf_cfg cfg = { .maglev_m = SVCBPF_MAGLEV_M,
+				  .ct_timeout_syn = SVCBPF_CT_TIMEOUT_SYN,
+				  .ct_timeout_tcp = SVCBPF_CT_TIMEOUT_TCP,
+				  .ct_timeout_fin = SVCBPF_CT_TIMEOUT_FIN,
+				  .ct_timeout_udp = SVCBPF_CT_TIMEOUT_UDP };
+	struct bpf_map *map;
+	int tmpl, ret;
+
+	bpf_object__for_each_map(map, skel->obj)
+		bpf_map__set_pin_path(map, NULL);
+	tmpl = dp_table_create(cfg.maglev_m);
+	if (tmpl < 0)
+		return -errno;
+	ret = bpf_map__set_inner_map_fd(skel->maps.svcbpf_mag_v1, tmpl);
+	skel->rodata->maglev_m = cfg.maglev_m;
+	if (!ret)
+		ret = svcbpf_bpf__load(skel);
+	close(tmpl);
+	if (ret)
+		return ret;
+	*m = (struct dp_maps){
+		.svc = bpf_map__fd(skel->maps.svcbpf_svc_v2),
+		.be = bpf_map__fd(skel->maps.svcbpf_be_v1),
+		.mag = bpf_map__fd(skel->maps.svcbpf_mag_v1),
+		.ct = bpf_map__fd(skel->maps.svcbpf_ct_v2),
+		.cnt = bpf_map__fd(skel->maps.svcbpf_cnt_v1),
+		.aff = bpf_map__fd(skel->maps.svcbpf_aff_v1),
+		.cfg = bpf_map__fd(skel->maps.svcbpf_cfg_v1),
+		.maglev_m = cfg.maglev_m,
+	};
+	return dp_cfg_write(m, &cfg);
+}
+
 /* Is @ifindex an Ethernet device? The programs parse Ethernet frames. */
 static bool is_ethernet(const char *ifname)
 {
@@ -447,7 +525,7 @@ static bool is_ethernet(const char *ifname)
 /* Does the store fit the maps as sized? */
 static int check_fits(const struct svcbpf_bpf *skel, const struct model *md, char err[ERR_LEN])
 {
-	uint32_t max_svc = bpf_map__max_entries(skel->maps.svcbpf_svc_v1);
+	uint32_t max_svc = bpf_map__max_entries(skel->maps.svcbpf_svc_v2);
 	uint32_t max_be = bpf_map__max_entries(skel->maps.svcbpf_be_v1) - SVCBPF_BE_HEADROOM;
 	size_t nbe = 0;
 
@@ -471,10 +549,12 @@ int dp_load(const char *pin_dir, char *const *ifnames, int n, const struct load_
 	unsigned int ifindex[n > 0 ? n : 1];
 	/* What this call attached anew, to take back if a later step fails. */
 	bool created[n > 0 ? n : 1][HOOK_MAX];
+	struct dp_maps maps = DP_MAPS_CLOSED;
+	struct svcbpf_cfg cfg, old_cfg;
 	struct svcbpf_bpf *skel;
 	char path[PATH_MAX];
+	int ret, tmpl = -1;
 	bool fresh;
-	int ret;
 
 	/* Validate everything before anything is created or attached. */
 	for (int i = 0; i < n; i++) {
@@ -499,19 +579,31 @@ int dp_load(const char *pin_dir, char *const *ifnames, int n, const struct load_
 	skel = svcbpf_bpf__open_opts(&oo);
 	if (!skel)
 		return fail(err, errno, "cannot open the BPF object: %s", strerror(errno));
-	ret = size_map(skel->maps.svcbpf_svc_v1, pin_dir, o->max_services, SVCBPF_MAX_SERVICES, 0,
+	ret = size_map(skel->maps.svcbpf_svc_v2, pin_dir, o->max_services, SVCBPF_MAX_SERVICES, 0,
 		       "--max-services", err);
 	if (!ret)
 		ret = size_map(skel->maps.svcbpf_be_v1, pin_dir, o->max_backends,
 			       SVCBPF_MAX_BACKENDS, SVCBPF_BE_HEADROOM, "--max-backends", err);
 	if (!ret)
-		ret = size_map(skel->maps.svcbpf_slot_v1, pin_dir,
-			       o->max_backends * SVCBPF_SLOTS_PER_BACKEND,
-			       SVCBPF_MAX_BACKENDS * SVCBPF_SLOTS_PER_BACKEND, SVCBPF_BE_HEADROOM,
-			       "--max-backends", err);
+		ret = size_map(skel->maps.svcbpf_mag_v1, pin_dir, o->max_services,
+			       SVCBPF_MAX_SERVICES, 0, "--max-services", err);
 	if (!ret)
-		ret = size_map(skel->maps.svcbpf_ct_v1, pin_dir, o->ct_size, SVCBPF_CT_SIZE, 0,
+		ret = size_map(skel->maps.svcbpf_ct_v2, pin_dir, o->ct_size, SVCBPF_CT_SIZE, 0,
 			       "--ct-size", err);
+	if (!ret)
+		ret = settings(pin_dir, o, &cfg, &old_cfg, err);
+	/*
+	 * Tables put in the Maglev map must match its template: M slots. The
+	 * template is a map of that size (libbpf 1.1 cannot resize its own),
+	 * and the programs know M as a constant.
+	 */
+	if (!ret) {
+		tmpl = dp_table_create(cfg.maglev_m);
+		ret = tmpl < 0 ? fail(err, errno, "cannot create a Maglev table: %s",
+				      strerror(errno)) :
+				 bpf_map__set_inner_map_fd(skel->maps.svcbpf_mag_v1, tmpl);
+		skel->rodata->maglev_m = cfg.maglev_m;
+	}
 	if (!ret)
 		ret = check_fits(skel, md, err);
 	if (ret)
@@ -525,14 +617,21 @@ int dp_load(const char *pin_dir, char *const *ifnames, int n, const struct load_
 	}
 
 	/* Fill the maps before any program can see them. */
-	struct dp_maps maps = {
-		.svc = bpf_map__fd(skel->maps.svcbpf_svc_v1),
+	maps = (struct dp_maps){
+		.svc = bpf_map__fd(skel->maps.svcbpf_svc_v2),
 		.be = bpf_map__fd(skel->maps.svcbpf_be_v1),
-		.slot = bpf_map__fd(skel->maps.svcbpf_slot_v1),
-		.ct = bpf_map__fd(skel->maps.svcbpf_ct_v1),
+		.mag = bpf_map__fd(skel->maps.svcbpf_mag_v1),
+		.ct = bpf_map__fd(skel->maps.svcbpf_ct_v2),
 		.cnt = bpf_map__fd(skel->maps.svcbpf_cnt_v1),
+		.aff = bpf_map__fd(skel->maps.svcbpf_aff_v1),
+		.cfg = bpf_map__fd(skel->maps.svcbpf_cfg_v1),
+		.maglev_m = cfg.maglev_m,
 	};
-
+	ret = dp_cfg_write(&maps, &cfg);
+	if (ret) {
+		fail(err, ret, "cannot write the settings: %s", strerror(-ret));
+		goto out;
+	}
 	ret = dp_sync_all(&maps, md, err);
 	if (ret)
 		goto out;
@@ -581,8 +680,13 @@ int dp_load(const char *pin_dir, char *const *ifnames, int n, const struct load_
 			rmdir(path);
 		}
 	}
+	/* A failed reload leaves the settings as they were. */
+	if (ret && maps.cfg >= 0 && old_cfg.maglev_m)
+		dp_cfg_write(&maps, &old_cfg);
 out:
 	svcbpf_bpf__destroy(skel);
+	if (tmpl >= 0)
+		close(tmpl);
 	if (ret && fresh) {
 		char ignored[ERR_LEN];
 
@@ -634,8 +738,9 @@ static int list_ifaces(const char *pin_dir, char (**out)[IF_NAMESIZE], int *n)
 
 int dp_unload(const char *pin_dir, char *const *ifnames, int n, char err[ERR_LEN])
 {
-	static const char *const maps[] = { SVCBPF_MAP_SVC, SVCBPF_MAP_BE, SVCBPF_MAP_SLOT,
-					    SVCBPF_MAP_CT, SVCBPF_MAP_CNT };
+	static const char *const maps[] = { SVCBPF_MAP_SVC, SVCBPF_MAP_BE,  SVCBPF_MAP_MAGLEV,
+					    SVCBPF_MAP_AFF, SVCBPF_MAP_CFG, SVCBPF_MAP_CT,
+					    SVCBPF_MAP_CNT };
 	char(*loaded)[IF_NAMESIZE] = NULL;
 	char path[PATH_MAX];
 	int nloaded, ret;

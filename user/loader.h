@@ -26,6 +26,12 @@ struct load_opts {
 	uint32_t max_services;
 	uint32_t max_backends;
 	uint32_t ct_size;
+	uint32_t maglev_m;
+	/* Conntrack timeouts in seconds; 0 = keep what is set, or the default. */
+	uint32_t ct_timeout_syn;
+	uint32_t ct_timeout_tcp;
+	uint32_t ct_timeout_fin;
+	uint32_t ct_timeout_udp;
 };
 
 /*
@@ -44,6 +50,14 @@ int bpffs_prepare(const char *pin_dir, bool create, char err[ERR_LEN]);
  */
 int dp_load(const char *pin_dir, char *const *ifnames, int n, const struct load_opts *o,
 	    const struct model *md, bool debug, char err[ERR_LEN]);
+/*
+ * Load @skel (opened, maps sized by the caller) with nothing pinned or
+ * attached, default settings written, and fill @m: for tests and benches.
+ */
+struct svcbpf_bpf;
+struct dp_maps;
+int dp_load_unpinned(struct svcbpf_bpf *skel, struct dp_maps *m);
+
 /* Detach from @ifnames (all when n == 0); remove every pin when none is left. */
 int dp_unload(const char *pin_dir, char *const *ifnames, int n, char err[ERR_LEN]);
 

@@ -115,10 +115,16 @@ static int do_help(int argc, char **argv)
 		"\n"
 		"  svcbpf load IFACE... [--xdp] [--max-services N] [--max-backends N] [--ct-size N]\n"
 		"  svcbpf unload [IFACE...]\n"
-		"  svcbpf svc add VIP:PORT[/tcp|udp] [--backend IP:PORT]...\n"
+		"  svcbpf svc add VIP:PORT[/tcp|udp] [--backend IP:PORT[,weight=N]]...\n"
+		"                 [--affinity none|client-ip[,timeout=SECONDS]]\n"
 		"  svcbpf svc del VIP:PORT[/tcp|udp]\n"
 		"  svcbpf svc list\n"
-		"  svcbpf backend add|del VIP:PORT[/tcp|udp] IP:PORT\n"
+		"  svcbpf svc explain VIP:PORT[/tcp|udp] --from IP:PORT [--proto tcp|udp]\n"
+		"  svcbpf backend add|del VIP:PORT[/tcp|udp] IP:PORT[,weight=N]\n"
+		"  svcbpf backend drain|undrain VIP:PORT[/tcp|udp] IP:PORT\n"
+		"  svcbpf backend weight VIP:PORT[/tcp|udp] IP:PORT N\n"
+		"  svcbpf ct list [VIP:PORT[/tcp|udp]]\n"
+		"  svcbpf ct flush [VIP:PORT[/tcp|udp]]\n"
 		"  svcbpf status\n"
 		"  svcbpf sync\n"
 		"  svcbpf batch FILE|-          many changes, one transaction\n"
@@ -146,17 +152,10 @@ static int do_version(int argc, char **argv)
 }
 
 static const struct cmd main_cmds[] = {
-	{ "load", do_load },
-	{ "unload", do_unload },
-	{ "svc", do_svc },
-	{ "service", do_svc },
-	{ "backend", do_backend },
-	{ "status", do_status },
-	{ "sync", do_sync },
-	{ "batch", do_batch },
-	{ "help", do_help },
-	{ "version", do_version },
-	{ NULL, NULL },
+	{ "load", do_load },   { "unload", do_unload },	  { "svc", do_svc },
+	{ "service", do_svc }, { "backend", do_backend }, { "status", do_status },
+	{ "sync", do_sync },   { "batch", do_batch },	  { "ct", do_ct },
+	{ "help", do_help },   { "version", do_version }, { NULL, NULL },
 };
 
 /* Takes the value of option @name at argv[*i] ("--name V" or "--name=V"). */

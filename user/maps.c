@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "maglev.h"
 #include "maps.h"
 #include "svcbpf.h"
 
@@ -22,11 +23,18 @@ static int open_pin(const char *dir, const char *name)
 	return bpf_obj_get(path);
 }
 
+#define DP_FDS(m)                                                                         \
+	{                                                                                 \
+		&(m)->svc, &(m)->be, &(m)->mag, &(m)->ct, &(m)->cnt, &(m)->aff, &(m)->cfg \
+	}
+
 int maps_open(const char *pin_dir, struct dp_maps *m)
 {
-	int *fds[] = { &m->svc, &m->be, &m->slot, &m->ct, &m->cnt };
-	static const char *const names[] = { SVCBPF_MAP_SVC, SVCBPF_MAP_BE, SVCBPF_MAP_SLOT,
-					     SVCBPF_MAP_CT, SVCBPF_MAP_CNT };
+	int *fds[] = DP_FDS(m);
+	static const char *const names[] = { SVCBPF_MAP_SVC, SVCBPF_MAP_BE,  SVCBPF_MAP_MAGLEV,
+					     SVCBPF_MAP_CT,  SVCBPF_MAP_CNT, SVCBPF_MAP_AFF,
+					     SVCBPF_MAP_CFG };
+	struct svcbpf_cfg cfg;
 	int missing = 0, err = 0;
 
 	*m = (struct dp_maps)DP_MAPS_CLOSED;
@@ -44,14 +52,32 @@ int maps_open(const char *pin_dir, struct dp_maps *m)
 		err = -ENOENT;
 	else if (!err && missing)
 		err = -ENODATA;
-	if (err)
+	if (err) {
 		maps_close(m);
-	return err;
+		return err;
+	}
+	if (!dp_cfg_read(m, &cfg) && cfg.maglev_m)
+		m->maglev_m = cfg.maglev_m;
+	return 0;
+}
+
+int dp_cfg_read(const struct dp_maps *m, struct svcbpf_cfg *cfg)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(m->cfg, &zero, cfg) ? -errno : 0;
+}
+
+int dp_cfg_write(const struct dp_maps *m, const struct svcbpf_cfg *cfg)
+{
+	__u32 zero = 0;
+
+	return bpf_map_update_elem(m->cfg, &zero, cfg, BPF_ANY) ? -errno : 0;
 }
 
 void maps_close(struct dp_maps *m)
 {
-	int *fds[] = { &m->svc, &m->be, &m->slot, &m->ct, &m->cnt };
+	int *fds[] = DP_FDS(m);
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
@@ -133,28 +159,17 @@ static struct backend_value backend_value_of(const struct be_rec *b)
 	return v;
 }
 
-static bool be_in(const struct svc_rec *r, uint32_t id)
+struct svc_value dp_svc_value_of(const struct svc_rec *r)
 {
-	for (size_t i = 0; i < r->nbe; i++)
-		if ((uint64_t)r->be[i].id == id)
-			return true;
-	return false;
-}
+	struct svc_value v;
 
-/* Free table @table (@count slots), and the backends in it that @keep lacks. */
-static void free_table(const struct dp_maps *m, uint32_t table, uint16_t count,
-		       const struct svc_rec *keep)
-{
-	for (uint32_t i = 0; i < count; i++) {
-		struct slot_key sk = { .table = table, .slot = i };
-		__u32 id;
-
-		if (bpf_map_lookup_elem(m->slot, &sk, &id))
-			continue;
-		bpf_map_delete_elem(m->slot, &sk);
-		if (!keep || !be_in(keep, id))
-			bpf_map_delete_elem(m->be, &id);
+	memset(&v, 0, sizeof(v));
+	v.id = (uint32_t)r->id;
+	if (r->affinity) {
+		v.flags = SVCBPF_SVC_AFFINITY;
+		v.affinity_timeout = r->affinity;
 	}
+	return v;
 }
 
 static int map_err(char err[ERR_LEN], const char *what, const struct l4addr *a, int e)
@@ -170,21 +185,101 @@ static int map_err(char err[ERR_LEN], const char *what, const struct l4addr *a, 
 	return -e;
 }
 
-int dp_sync_service(const struct dp_maps *m, const struct svc_rec *r, char err[ERR_LEN])
+/* Read service @svc_id's table into @slots: 0, -ENOENT when it has none, -errno. */
+static int table_read(const struct dp_maps *m, uint32_t svc_id, uint32_t *slots)
 {
-	struct svc_key key = svc_key_of(&r->addr);
-	struct svc_value old, val;
-	bool have_old, same = false;
-	uint16_t count = 0;
-	uint32_t table;
+	__u32 inner_id, zero = 0;
+	int fd, ret = 0;
 
-	if (r->id <= 0 || r->id > INT32_MAX / 2) {
-		snprintf(err, ERR_LEN, "service id %lld out of range", (long long)r->id);
+	if (bpf_map_lookup_elem(m->mag, &svc_id, &inner_id))
+		return -ENOENT;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT : -errno;
+	if (bpf_map_lookup_elem(fd, &zero, slots))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int64_t dp_table_slot(const struct dp_maps *m, uint32_t svc_id, uint32_t slot)
+{
+	uint32_t *t = malloc((size_t)m->maglev_m * sizeof(*t));
+	int64_t id;
+	int ret;
+
+	if (!t)
+		return -ENOMEM;
+	if (slot >= m->maglev_m) {
+		free(t);
 		return -ERANGE;
 	}
-	have_old = !bpf_map_lookup_elem(m->svc, &key, &old);
+	ret = table_read(m, svc_id, t);
+	id = ret == -ENOENT ? 0 : ret < 0 ? (int64_t)ret : (int64_t)t[slot];
+	free(t);
+	return id;
+}
 
-	/* 1. Backends: written before anything can select them. */
+/* A one-entry array of M slots: the Maglev map's template. */
+int dp_table_create(uint32_t maglev_m)
+{
+	return bpf_map_create(BPF_MAP_TYPE_ARRAY, "svcbpf_mag_tbl", sizeof(__u32),
+			      maglev_m * sizeof(__u32), 1, NULL);
+}
+
+uint64_t dp_table_memory(const struct dp_maps *m)
+{
+	uint64_t bytes = 0;
+	__u32 key, inner;
+	int fd;
+
+	if (!bpf_map_get_next_key(m->mag, NULL, &key) &&
+	    !bpf_map_lookup_elem(m->mag, &key, &inner) && (fd = bpf_map_get_fd_by_id(inner)) >= 0) {
+		bytes = fdinfo_memlock(fd);
+		close(fd);
+	}
+	if (!bytes) {
+		int fd2 = dp_table_create(m->maglev_m);
+
+		if (fd2 >= 0) {
+			bytes = fdinfo_memlock(fd2);
+			close(fd2);
+		}
+	}
+	return bytes;
+}
+
+/*
+ * Publish @slots as service @id's table (one write: the kernel keeps the
+ * old table whole for any packet still reading it), or drop its table when
+ * @owners is 0. @cur is the table in place (NULL: none), left alone when equal.
+ */
+static int table_publish(const struct dp_maps *m, uint32_t id, const uint32_t *slots, int owners,
+			 const uint32_t *cur)
+{
+	__u32 zero = 0;
+	int fd, ret = 0;
+
+	if (owners <= 0) {
+		if (bpf_map_delete_elem(m->mag, &id) && errno != ENOENT)
+			return -errno;
+		return 0;
+	}
+	if (cur && !memcmp(cur, slots, (size_t)m->maglev_m * sizeof(*slots)))
+		return 0;
+	fd = dp_table_create(m->maglev_m);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_update_elem(fd, &zero, slots, BPF_ANY) ||
+	    bpf_map_update_elem(m->mag, &id, &fd, BPF_ANY))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Write @r's backends that differ from what the map holds. */
+static int backends_write(const struct dp_maps *m, const struct svc_rec *r, char err[ERR_LEN])
+{
 	for (size_t i = 0; i < r->nbe; i++) {
 		struct backend_value v = backend_value_of(&r->be[i]), cur;
 		__u32 id = (__u32)r->be[i].id;
@@ -194,60 +289,43 @@ int dp_sync_service(const struct dp_maps *m, const struct svc_rec *r, char err[E
 		if (bpf_map_update_elem(m->be, &id, &v, BPF_ANY))
 			return map_err(err, "backend", &r->addr, errno);
 	}
-	for (size_t i = 0; i < r->nbe; i++)
-		if (r->be[i].state == SVCBPF_BE_ACTIVE)
-			count++;
+	return 0;
+}
 
-	/* Nothing to switch when the current table already says the same. */
-	if (have_old && old.id == (uint32_t)r->id && old.count == count) {
-		same = true;
-		for (uint32_t i = 0, n = 0; same && i < r->nbe; i++) {
-			struct slot_key sk = { .table = old.table, .slot = n };
-			__u32 id;
+int dp_sync_service(const struct dp_maps *m, const struct svc_rec *r, char err[ERR_LEN])
+{
+	struct svc_key key = svc_key_of(&r->addr);
+	struct svc_value val = dp_svc_value_of(r), old;
+	uint32_t *slots, *cur;
+	int owners, ret;
 
-			if (r->be[i].state != SVCBPF_BE_ACTIVE)
-				continue;
-			same = !bpf_map_lookup_elem(m->slot, &sk, &id) && id == (__u32)r->be[i].id;
-			n++;
-		}
+	if (r->id <= 0 || r->id > INT32_MAX) {
+		snprintf(err, ERR_LEN, "service id %lld out of range", (long long)r->id);
+		return -ERANGE;
 	}
-	if (same)
+	/* 1. Backends: written before any table can name them. */
+	ret = backends_write(m, r, err);
+	if (ret)
+		return ret;
+
+	/* 2. The table, built whole, then switched to in one write. */
+	slots = malloc(2 * (size_t)m->maglev_m * sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	cur = slots + m->maglev_m;
+	owners = maglev_build_svc(r, m->maglev_m, slots);
+	ret = owners < 0 ? owners :
+			   table_publish(m, val.id, slots, owners,
+					 table_read(m, val.id, cur) ? NULL : cur);
+	free(slots);
+	if (ret)
+		return map_err(err, "Maglev", &r->addr, -ret);
+
+	/* 3. The service entry, when it is new or its settings changed. */
+	if (!bpf_map_lookup_elem(m->svc, &key, &old) && !memcmp(&old, &val, sizeof(val)))
 		return 0;
-
-	/* 2. A complete table under the id the service is not using now. */
-	table = (uint32_t)r->id * 2;
-	if (have_old && old.table == table)
-		table++;
-	for (uint32_t i = 0, n = 0; i < r->nbe; i++) {
-		struct slot_key sk = { .table = table, .slot = n };
-		__u32 id = (__u32)r->be[i].id;
-
-		if (r->be[i].state != SVCBPF_BE_ACTIVE)
-			continue;
-		if (bpf_map_update_elem(m->slot, &sk, &id, BPF_ANY)) {
-			int e = errno;
-
-			free_table(m, table, (uint16_t)n, r);
-			return map_err(err, "selection", &r->addr, e);
-		}
-		n++;
-	}
-
-	/* 3. Publish: one write switches every new flow to the new table. */
-	memset(&val, 0, sizeof(val));
-	val.id = (uint32_t)r->id;
-	val.table = table;
-	val.count = count;
-	if (bpf_map_update_elem(m->svc, &key, &val, BPF_ANY)) {
-		int e = errno;
-
-		free_table(m, table, count, r);
-		return map_err(err, "service", &r->addr, e);
-	}
-
-	/* 4. Free what nothing selects any more. */
-	if (have_old && old.table != table)
-		free_table(m, old.table, old.count, r);
+	if (bpf_map_update_elem(m->svc, &key, &val, BPF_ANY))
+		return map_err(err, "service", &r->addr, errno);
 	return 0;
 }
 
@@ -273,28 +351,28 @@ int dp_sync_services(const struct dp_maps *m, const struct svc_rec *const *r, si
 {
 	struct svc_key *sk = NULL;
 	struct svc_value *sv = NULL;
-	struct slot_key *slk = NULL;
 	struct backend_value *bv = NULL;
-	__u32 *bid = NULL, *slv = NULL;
-	size_t nsvc = 0, nbe = 0, nslot = 0, total = 0;
+	const struct svc_rec **fresh = NULL;
+	uint32_t *slots = NULL;
+	__u32 *bid = NULL;
+	size_t nsvc = 0, nbe = 0, total = 0;
 	int ret = 0, failed = 0;
 
 	for (size_t i = 0; i < n; i++)
 		total += r[i]->nbe;
 	sk = calloc(n + 1, sizeof(*sk));
 	sv = calloc(n + 1, sizeof(*sv));
-	slk = calloc(total + 1, sizeof(*slk));
-	slv = calloc(total + 1, sizeof(*slv));
+	fresh = calloc(n + 1, sizeof(*fresh));
 	bv = calloc(total + 1, sizeof(*bv));
 	bid = calloc(total + 1, sizeof(*bid));
-	if (!sk || !sv || !slk || !slv || !bv || !bid) {
+	slots = malloc((size_t)m->maglev_m * sizeof(*slots));
+	if (!sk || !sv || !fresh || !bv || !bid || !slots) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < n && !ret; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct svc_key key = svc_key_of(&r[i]->addr);
 		struct svc_value old;
-		uint16_t count = 0;
 
 		/* A service already in the maps takes the careful one-by-one path. */
 		if (!bpf_map_lookup_elem(m->svc, &key, &old)) {
@@ -308,34 +386,26 @@ int dp_sync_services(const struct dp_maps *m, const struct svc_rec *const *r, si
 			}
 			continue;
 		}
-		if (r[i]->id <= 0 || r[i]->id > INT32_MAX / 2) {
+		if (r[i]->id <= 0 || r[i]->id > INT32_MAX) {
 			snprintf(err, ERR_LEN, "service id %lld out of range", (long long)r[i]->id);
 			ret = -ERANGE;
-			break;
+			goto out;
 		}
 		for (size_t j = 0; j < r[i]->nbe; j++) {
-			const struct be_rec *b = &r[i]->be[j];
-
-			bid[nbe] = (__u32)b->id;
-			bv[nbe++] = backend_value_of(b);
-			if (b->state != SVCBPF_BE_ACTIVE)
-				continue;
-			slk[nslot] = (struct slot_key){ .table = (uint32_t)r[i]->id * 2,
-							.slot = count++ };
-			slv[nslot++] = (__u32)b->id;
+			bid[nbe] = (__u32)r[i]->be[j].id;
+			bv[nbe++] = backend_value_of(&r[i]->be[j]);
 		}
+		fresh[nsvc] = r[i];
 		sk[nsvc] = key;
-		sv[nsvc] = (struct svc_value){ .id = (uint32_t)r[i]->id,
-					       .table = (uint32_t)r[i]->id * 2,
-					       .count = count };
-		nsvc++;
+		sv[nsvc++] = dp_svc_value_of(r[i]);
 	}
-	if (ret)
-		goto out;
 	/* The same order as one service: backends, then tables, then the services. */
 	ret = update_many(m->be, bid, sizeof(*bid), bv, sizeof(*bv), nbe);
-	if (!ret)
-		ret = update_many(m->slot, slk, sizeof(*slk), slv, sizeof(*slv), nslot);
+	for (size_t i = 0; i < nsvc && !ret; i++) {
+		int owners = maglev_build_svc(fresh[i], m->maglev_m, slots);
+
+		ret = owners < 0 ? owners : table_publish(m, sv[i].id, slots, owners, NULL);
+	}
 	if (!ret)
 		ret = update_many(m->svc, sk, sizeof(*sk), sv, sizeof(*sv), nsvc);
 	if (ret)
@@ -346,10 +416,10 @@ int dp_sync_services(const struct dp_maps *m, const struct svc_rec *const *r, si
 out:
 	free(sk);
 	free(sv);
-	free(slk);
-	free(slv);
+	free(fresh);
 	free(bv);
 	free(bid);
+	free(slots);
 	return ret;
 }
 
@@ -362,33 +432,82 @@ int dp_remove_service(const struct dp_maps *m, const struct l4addr *svc)
 		return 0;
 	if (bpf_map_delete_elem(m->svc, &key))
 		return -errno;
-	free_table(m, old.table, old.count, NULL);
+	if (bpf_map_delete_elem(m->mag, &old.id) && errno != ENOENT)
+		return -errno;
 	return 0;
 }
 
-bool dp_service_programmed(const struct dp_maps *m, const struct svc_rec *r)
+/* Read every entry of hash map @fd (@ksz/@vsz bytes each); caller frees both. */
+static int map_read_all(int fd, size_t ksz, size_t vsz, void **keys, void **vals, size_t *n)
 {
-	struct svc_key key = svc_key_of(&r->addr);
-	struct svc_value v;
-	uint16_t n = 0;
+	size_t cap = 1024, got = 0;
+	char *k = malloc(cap * ksz), *v = malloc(cap * vsz);
+	__u64 batch = 0;
+	bool first = true;
 
-	if (bpf_map_lookup_elem(m->svc, &key, &v) || v.id != (uint32_t)r->id)
-		return false;
-	/* Every backend as the store has it, and each active one in its slot. */
-	for (size_t i = 0; i < r->nbe; i++) {
-		struct backend_value want = backend_value_of(&r->be[i]), got;
-		struct slot_key sk = { .table = v.table, .slot = n };
-		__u32 id = (__u32)r->be[i].id, slot_id;
+	*keys = *vals = NULL;
+	*n = 0;
+	if (!k || !v)
+		goto nomem;
+	for (;;) {
+		__u32 count;
+		int rc;
 
-		if (bpf_map_lookup_elem(m->be, &id, &got) || memcmp(&got, &want, sizeof(got)))
-			return false;
-		if (r->be[i].state != SVCBPF_BE_ACTIVE)
-			continue;
-		if (bpf_map_lookup_elem(m->slot, &sk, &slot_id) || slot_id != id)
-			return false;
-		n++;
+		if (cap - got < 256) {
+			char *nk = realloc(k, cap * 2 * ksz), *nv;
+
+			if (!nk)
+				goto nomem;
+			k = nk;
+			nv = realloc(v, cap * 2 * vsz);
+			if (!nv)
+				goto nomem;
+			v = nv;
+			cap *= 2;
+		}
+		count = (__u32)(cap - got);
+		rc = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, k + got * ksz,
+					  v + got * vsz, &count, NULL);
+		first = false;
+		if (rc && errno != ENOENT) {
+			int e = -errno;
+
+			free(k);
+			free(v);
+			return e;
+		}
+		got += count;
+		if (rc)
+			break; /* ENOENT: that was the last batch */
 	}
-	return v.count == n;
+	*keys = k;
+	*vals = v;
+	*n = got;
+	return 0;
+nomem:
+	free(k);
+	free(v);
+	return -ENOMEM;
+}
+
+int dp_ct_read(const struct dp_maps *m, struct ct_key **keys, struct ct_value **vals, size_t *n)
+{
+	return map_read_all(m->ct, sizeof(**keys), sizeof(**vals), (void **)keys, (void **)vals, n);
+}
+
+/* Delete @keys[0..n) from @fd; returns how many were there. */
+static size_t delete_many(int fd, const void *keys, size_t ksz, size_t n)
+{
+	size_t gone = 0;
+
+	for (size_t i = 0; i < n; i++)
+		gone += !bpf_map_delete_elem(fd, (const char *)keys + i * ksz);
+	return gone;
+}
+
+size_t dp_ct_delete(const struct dp_maps *m, const struct ct_key *keys, size_t n)
+{
+	return delete_many(m->ct, keys, sizeof(*keys), n);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -396,6 +515,87 @@ static int cmp_u32(const void *a, const void *b)
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
 	return x < y ? -1 : x > y;
+}
+
+int dp_remove_backends(const struct dp_maps *m, const uint32_t *ids, size_t n)
+{
+	uint32_t *sorted;
+	struct ct_key *ck;
+	struct ct_value *cv;
+	struct aff_key *ak;
+	struct aff_value *av;
+	size_t nct, naff, k = 0;
+	int ret;
+
+	if (!n)
+		return 0;
+	sorted = malloc(n * sizeof(*sorted));
+	if (!sorted)
+		return -ENOMEM;
+	memcpy(sorted, ids, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_u32);
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(m->be, &sorted[i]);
+
+	/* Both directions of their flows (UDP too: kube-proxy clears those at once). */
+	ret = dp_ct_read(m, &ck, &cv, &nct);
+	if (!ret) {
+		for (size_t i = 0; i < nct; i++)
+			if (bsearch(&cv[i].backend_id, sorted, n, sizeof(*sorted), cmp_u32))
+				ck[k++] = ck[i];
+		dp_ct_delete(m, ck, k);
+		free(ck);
+		free(cv);
+	}
+	/* And the clients whose affinity named them. */
+	if (!ret)
+		ret = map_read_all(m->aff, sizeof(*ak), sizeof(*av), (void **)&ak, (void **)&av,
+				   &naff);
+	if (!ret) {
+		k = 0;
+		for (size_t i = 0; i < naff; i++)
+			if (bsearch(&av[i].backend_id, sorted, n, sizeof(*sorted), cmp_u32))
+				ak[k++] = ak[i];
+		delete_many(m->aff, ak, sizeof(*ak), k);
+		free(ak);
+		free(av);
+	}
+	free(sorted);
+	return ret;
+}
+
+bool dp_service_programmed(const struct dp_maps *m, const struct svc_rec *r)
+{
+	struct svc_key key = svc_key_of(&r->addr);
+	struct svc_value want = dp_svc_value_of(r), got;
+	uint32_t *slots, *table;
+	bool ok = true;
+	int owners, rc;
+
+	if (bpf_map_lookup_elem(m->svc, &key, &got) || memcmp(&got, &want, sizeof(got)))
+		return false;
+	for (size_t i = 0; i < r->nbe; i++) {
+		struct backend_value bw = backend_value_of(&r->be[i]), bg;
+		__u32 id = (__u32)r->be[i].id;
+
+		if (bpf_map_lookup_elem(m->be, &id, &bg) || memcmp(&bg, &bw, sizeof(bg)))
+			return false;
+	}
+	/* The table in place is the one the store's backend set builds. */
+	slots = malloc(2 * (size_t)m->maglev_m * sizeof(*slots));
+	if (!slots)
+		return false;
+	table = slots + m->maglev_m;
+	owners = maglev_build_svc(r, m->maglev_m, slots);
+	rc = table_read(m, want.id, table);
+	if (owners < 0)
+		ok = false;
+	else if (!owners)
+		ok = rc == -ENOENT;
+	else
+		ok = !rc && !memcmp(table, slots, (size_t)m->maglev_m * sizeof(*slots));
+	free(slots);
+	return ok;
 }
 
 static int cmp_svc(const void *a, const void *b)
@@ -437,9 +637,9 @@ static void *map_keys(int fd, size_t ksz, size_t *n)
 
 int dp_sync_all(const struct dp_maps *m, const struct model *md, char err[ERR_LEN])
 {
-	uint32_t *tables = NULL, *bes = NULL;
+	uint32_t *ids = NULL, *bes = NULL, *gone = NULL;
 	const struct svc_rec **recs;
-	size_t ntables = 0, nbes = 0, nkeys;
+	size_t nids = 0, nbes = 0, nkeys, ngone = 0;
 	struct svc_key *sk;
 	int ret = 0;
 
@@ -467,42 +667,40 @@ int dp_sync_all(const struct dp_maps *m, const struct model *md, char err[ERR_LE
 	if (ret)
 		return ret;
 
-	/* Slots of tables no service uses, and backends no service has. */
-	tables = calloc(md->n + 1, sizeof(*tables));
+	/* Tables of services the store lacks, and backends no service has. */
+	ids = calloc(md->n + 1, sizeof(*ids));
 	bes = calloc(nbes + 1, sizeof(*bes));
-	if (!tables || !bes) {
+	if (!ids || !bes) {
 		ret = -ENOMEM;
 		goto out;
 	}
 	nbes = 0;
 	for (size_t i = 0; i < md->n; i++) {
-		struct svc_key key = svc_key_of(&md->svc[i].addr);
-		struct svc_value v;
-
-		if (!bpf_map_lookup_elem(m->svc, &key, &v))
-			tables[ntables++] = v.table;
+		ids[nids++] = (uint32_t)md->svc[i].id;
 		for (size_t j = 0; j < md->svc[i].nbe; j++)
 			bes[nbes++] = (uint32_t)md->svc[i].be[j].id;
 	}
-	qsort(tables, ntables, sizeof(*tables), cmp_u32);
+	qsort(ids, nids, sizeof(*ids), cmp_u32);
 	qsort(bes, nbes, sizeof(*bes), cmp_u32);
 
-	struct slot_key *slots = map_keys(m->slot, sizeof(*slots), &nkeys);
+	__u32 *keys = map_keys(m->mag, sizeof(*keys), &nkeys);
 
-	for (size_t i = 0; slots && i < nkeys; i++)
-		if (!bsearch(&slots[i].table, tables, ntables, sizeof(*tables), cmp_u32))
-			bpf_map_delete_elem(m->slot, &slots[i]);
-	free(slots);
+	for (size_t i = 0; keys && i < nkeys; i++)
+		if (!bsearch(&keys[i], ids, nids, sizeof(*ids), cmp_u32))
+			bpf_map_delete_elem(m->mag, &keys[i]);
+	free(keys);
 
-	__u32 *ids = map_keys(m->be, sizeof(*ids), &nkeys);
-
-	for (size_t i = 0; ids && i < nkeys; i++)
-		if (!bsearch(&ids[i], bes, nbes, sizeof(*bes), cmp_u32))
-			bpf_map_delete_elem(m->be, &ids[i]);
-	free(ids);
+	keys = map_keys(m->be, sizeof(*keys), &nkeys);
+	gone = calloc(nkeys + 1, sizeof(*gone));
+	for (size_t i = 0; keys && gone && i < nkeys; i++)
+		if (!bsearch(&keys[i], bes, nbes, sizeof(*bes), cmp_u32))
+			gone[ngone++] = keys[i];
+	free(keys);
+	ret = dp_remove_backends(m, gone, ngone);
 out:
-	free(tables);
+	free(ids);
 	free(bes);
+	free(gone);
 	return ret;
 }
 

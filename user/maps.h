@@ -4,8 +4,9 @@
  * makes them hold what the store says.
  *
  * Update order never shows a packet a half-built service: backends first,
- * then a complete new selection table, then the service entry switched to
- * it in one write, and only then the old table and unused backends freed.
+ * then a complete new Maglev table published by one write of the service's
+ * Maglev map entry, then the service entry; backends a change dropped are
+ * freed only after that, with their conntrack and affinity entries.
  */
 #ifndef SVCBPF_MAPS_H
 #define SVCBPF_MAPS_H
@@ -16,14 +17,16 @@
 
 #include "addr.h"
 #include "store.h"
+#include "svcbpf.h"
 
 struct dp_maps {
-	int svc, be, slot, ct, cnt;
+	int svc, be, mag, ct, cnt, aff, cfg;
+	uint32_t maglev_m; /* from the config map */
 };
 
-#define DP_MAPS_CLOSED             \
-	{                          \
-		-1, -1, -1, -1, -1 \
+#define DP_MAPS_CLOSED                                      \
+	{                                                   \
+		-1, -1, -1, -1, -1, -1, -1, SVCBPF_MAGLEV_M \
 	}
 
 /*
@@ -32,6 +35,10 @@ struct dp_maps {
  */
 int maps_open(const char *pin_dir, struct dp_maps *m);
 void maps_close(struct dp_maps *m);
+
+/* Read or write the config map's one entry. */
+int dp_cfg_read(const struct dp_maps *m, struct svcbpf_cfg *cfg);
+int dp_cfg_write(const struct dp_maps *m, const struct svcbpf_cfg *cfg);
 
 /* The kernel's view of a map: entries in use, capacity, memory (fdinfo memlock). */
 struct map_usage {
@@ -42,22 +49,46 @@ struct map_usage {
 };
 int map_usage(int fd, struct map_usage *u);
 
-/* Program @r: its backends, a fresh table, then the service entry. */
+/* Program @r: its backends, a fresh Maglev table, then the service entry. */
 int dp_sync_service(const struct dp_maps *m, const struct svc_rec *r, char err[ERR_LEN]);
 /*
- * Program many services: the new ones with one batched map write per map
- * (backends, then tables, then services), the others one by one.
+ * Program many services: the new ones with batched map writes where the
+ * kernel has them, the others one by one.
  */
 int dp_sync_services(const struct dp_maps *m, const struct svc_rec *const *r, size_t n,
 		     char err[ERR_LEN]);
-/* Remove a service and the backends only it used; absent is not an error. */
+/* Remove a service's entry and table; absent is not an error. */
 int dp_remove_service(const struct dp_maps *m, const struct l4addr *svc);
+/*
+ * Free backends @ids[0..n) (no table names them any more): their entries,
+ * and every conntrack and affinity entry that points at them, so no packet
+ * is sent to, or translated back from, a backend that is gone.
+ */
+int dp_remove_backends(const struct dp_maps *m, const uint32_t *ids, size_t n);
 /* Make the maps hold exactly @md: program every service, sweep the rest. */
 int dp_sync_all(const struct dp_maps *m, const struct model *md, char err[ERR_LEN]);
-/* Does the service entry in the maps match @r (id and slot count)? */
+/* Does the dataplane hold @r exactly: entry, backends and Maglev table? */
 bool dp_service_programmed(const struct dp_maps *m, const struct svc_rec *r);
+/*
+ * The backend id in slot @slot of service @svc_id's table: 0 when it has
+ * none, -errno.
+ */
+int64_t dp_table_slot(const struct dp_maps *m, uint32_t svc_id, uint32_t slot);
 /* Sum the per-CPU counters; @out has SVCBPF_CNT_MAX entries. */
 struct counter_value;
 int dp_read_counters(const struct dp_maps *m, struct counter_value *out);
+
+/* Every conntrack entry (live or not); caller frees both arrays. */
+int dp_ct_read(const struct dp_maps *m, struct ct_key **keys, struct ct_value **vals, size_t *n);
+/* Delete conntrack entries @keys[0..n). Returns how many went. */
+size_t dp_ct_delete(const struct dp_maps *m, const struct ct_key *keys, size_t n);
+
+/* A new, empty Maglev table of @maglev_m slots (the map's template too); fd or -1. */
+int dp_table_create(uint32_t maglev_m);
+/* Kernel memory one Maglev table costs (a live one's fdinfo, else an estimate). */
+uint64_t dp_table_memory(const struct dp_maps *m);
+
+/* A service's flags and affinity timeout as the service map holds them. */
+struct svc_value dp_svc_value_of(const struct svc_rec *r);
 
 #endif /* SVCBPF_MAPS_H */

@@ -10,7 +10,7 @@
 
 #include "store.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_BUSY_MS 10000
 #define STORE_STMT_CACHE 24
 
@@ -29,6 +29,7 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS service ("
 	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	"  vip INTEGER NOT NULL, port INTEGER NOT NULL, proto INTEGER NOT NULL,"
+	"  affinity INTEGER NOT NULL DEFAULT 0,"
 	"  UNIQUE (vip, port, proto));"
 	"CREATE TABLE IF NOT EXISTS backend ("
 	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -48,6 +49,19 @@ static const char schema[] =
 	"  UPDATE counts SET n = n + 1 WHERE name = 'backend'; END;"
 	"CREATE TRIGGER IF NOT EXISTS backend_del AFTER DELETE ON backend BEGIN"
 	"  UPDATE counts SET n = n - 1 WHERE name = 'backend'; END;";
+
+/* Schema 1 -> 2: client-IP affinity per service. */
+static const char upgrade_v2[] =
+	"ALTER TABLE service ADD COLUMN affinity INTEGER NOT NULL DEFAULT 0;";
+
+/*
+ * Per connection: the ids of backends deleted in the open transaction (one
+ * by one or with their service), which the maps must free after it.
+ */
+static const char temp_schema[] =
+	"CREATE TEMP TABLE IF NOT EXISTS gone (id INTEGER PRIMARY KEY);"
+	"CREATE TEMP TRIGGER IF NOT EXISTS backend_gone AFTER DELETE ON main.backend BEGIN"
+	"  INSERT OR IGNORE INTO gone VALUES (old.id); END;";
 
 const char *store_errmsg(struct store *s)
 {
@@ -132,11 +146,17 @@ int store_open(const char *dir, struct store **out, char err[ERR_LEN])
 			 version, STORE_SCHEMA_VERSION);
 		goto fail;
 	}
+	/* A fresh store gets the whole schema; an older one its upgrades. */
 	if (version < STORE_SCHEMA_VERSION &&
-	    (exec(s, "BEGIN IMMEDIATE") || exec(s, schema) || exec(s, "PRAGMA user_version = 1") ||
+	    (exec(s, "BEGIN IMMEDIATE") || (version == 0 && exec(s, schema)) ||
+	     (version == 1 && exec(s, upgrade_v2)) || exec(s, "PRAGMA user_version = 2") ||
 	     exec(s, "COMMIT"))) {
 		snprintf(err, ERR_LEN, "cannot initialise store %s: %s", path,
 			 sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	if (exec(s, temp_schema)) {
+		snprintf(err, ERR_LEN, "cannot open store %s: %s", path, sqlite3_errmsg(s->db));
 		goto fail;
 	}
 	*out = s;
@@ -255,11 +275,14 @@ static int64_t svc_id(struct store *s, const struct l4addr *svc)
 	return rc < 0 ? rc : rc ? id : 0;
 }
 
-int store_svc_set(struct store *s, const struct l4addr *svc, const struct l4addr *be, size_t n)
+int store_svc_set(struct store *s, const struct l4addr *svc, uint32_t affinity,
+		  const struct be_rec *be, size_t n)
 {
-	int64_t args[3] = { svc->ip, svc->port, svc->proto };
-	int created = run(s, "INSERT OR IGNORE INTO service (vip, port, proto) VALUES (?, ?, ?)", 3,
-			  args);
+	int64_t args[4] = { svc->ip, svc->port, svc->proto, affinity };
+	int created = run(s,
+			  "INSERT OR IGNORE INTO service (vip, port, proto, affinity) "
+			  "VALUES (?, ?, ?, ?)",
+			  4, args);
 	int64_t id;
 
 	if (created < 0)
@@ -270,13 +293,17 @@ int store_svc_set(struct store *s, const struct l4addr *svc, const struct l4addr
 	if (created)
 		goto insert; /* a new service: nothing to keep or drop */
 
+	int64_t aff[] = { affinity, id };
+
+	if (run(s, "UPDATE service SET affinity = ? WHERE id = ?", 2, aff) < 0)
+		return -EIO;
 	/* Keep the rows (and ids) of backends that stay; drop the others. */
 	if (run(s, "CREATE TEMP TABLE IF NOT EXISTS want (ip INTEGER, port INTEGER)", 0, NULL) <
 		    0 ||
 	    run(s, "DELETE FROM temp.want", 0, NULL) < 0)
 		return -EIO;
 	for (size_t i = 0; i < n; i++) {
-		int64_t w[] = { be[i].ip, be[i].port };
+		int64_t w[] = { be[i].addr.ip, be[i].addr.port };
 
 		if (run(s, "INSERT INTO temp.want VALUES (?, ?)", 2, w) < 0)
 			return -EIO;
@@ -287,11 +314,15 @@ int store_svc_set(struct store *s, const struct l4addr *svc, const struct l4addr
 		1, &id) < 0)
 		return -EIO;
 insert:
+	/* New backends are inserted; staying ones take the weight given, and are active again. */
 	for (size_t i = 0; i < n; i++) {
-		int64_t b[] = { id, be[i].ip, be[i].port };
+		int64_t b[] = { id, be[i].addr.ip, be[i].addr.port, be[i].weight };
 
-		if (run(s, "INSERT OR IGNORE INTO backend (service_id, ip, port) VALUES (?, ?, ?)",
-			3, b) < 0)
+		if (run(s,
+			"INSERT INTO backend (service_id, ip, port, weight) VALUES (?, ?, ?, ?) "
+			"ON CONFLICT (service_id, ip, port) DO UPDATE SET weight = excluded.weight, "
+			"state = 0",
+			4, b) < 0)
 			return -EIO;
 	}
 	return 0;
@@ -305,20 +336,75 @@ int store_svc_del(struct store *s, const struct l4addr *svc)
 	return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
 }
 
-int store_be_add(struct store *s, const struct l4addr *svc, const struct l4addr *be)
+int store_be_add(struct store *s, const struct l4addr *svc, const struct be_rec *be)
 {
 	int64_t id = svc_id(s, svc);
-	int64_t args[3];
+	int64_t args[4];
 	int rc;
 
 	if (id <= 0)
 		return id < 0 ? -EIO : -ENOENT;
 	args[0] = id;
-	args[1] = be->ip;
-	args[2] = be->port;
-	rc = run(s, "INSERT OR IGNORE INTO backend (service_id, ip, port) VALUES (?, ?, ?)", 3,
-		 args);
+	args[1] = be->addr.ip;
+	args[2] = be->addr.port;
+	args[3] = be->weight;
+	rc = run(s,
+		 "INSERT OR IGNORE INTO backend (service_id, ip, port, weight) VALUES (?, ?, ?, ?)",
+		 4, args);
 	return rc < 0 ? rc : rc == 0 ? -EEXIST : 0;
+}
+
+int store_be_update(struct store *s, const struct l4addr *svc, const struct l4addr *be, int weight,
+		    int state, int *svc_missing)
+{
+	int64_t id = svc_id(s, svc);
+	int64_t args[5];
+	int rc;
+
+	*svc_missing = id == 0;
+	if (id <= 0)
+		return id < 0 ? -EIO : -ENOENT;
+	args[0] = weight;
+	args[1] = state;
+	args[2] = id;
+	args[3] = be->ip;
+	args[4] = be->port;
+	rc = run(s,
+		 "UPDATE backend SET weight = CASE WHEN ?1 < 0 THEN weight ELSE ?1 END,"
+		 " state = CASE WHEN ?2 < 0 THEN state ELSE ?2 END"
+		 " WHERE service_id = ?3 AND ip = ?4 AND port = ?5",
+		 5, args);
+	return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
+}
+
+int store_take_gone(struct store *s, uint32_t **ids, size_t *n)
+{
+	sqlite3_stmt *st = prep(s, "SELECT id FROM temp.gone ORDER BY id", 0, NULL);
+	size_t cap = 0;
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			uint32_t *ni;
+
+			cap = cap ? cap * 2 : 16;
+			ni = realloc(*ids, cap * sizeof(*ni));
+			if (!ni) {
+				done(s, st);
+				return -ENOMEM;
+			}
+			*ids = ni;
+		}
+		(*ids)[(*n)++] = (uint32_t)sqlite3_column_int64(st, 0);
+	}
+	done(s, st);
+	if (rc != SQLITE_DONE)
+		return -EIO;
+	return run(s, "DELETE FROM temp.gone", 0, NULL) < 0 ? -EIO : 0;
 }
 
 int store_be_del(struct store *s, const struct l4addr *svc, const struct l4addr *be,
@@ -385,12 +471,13 @@ static void row_to_svc(sqlite3_stmt *st, struct svc_rec *r)
 	r->addr.ip = (uint32_t)sqlite3_column_int64(st, 1);
 	r->addr.port = (uint16_t)sqlite3_column_int(st, 2);
 	r->addr.proto = (uint8_t)sqlite3_column_int(st, 3);
+	r->affinity = (uint32_t)sqlite3_column_int64(st, 4);
 }
 
 int store_load(struct store *s, struct model *m)
 {
 	sqlite3_stmt *st = prep(s,
-				"SELECT id, vip, port, proto FROM service "
+				"SELECT id, vip, port, proto, affinity FROM service "
 				"ORDER BY vip, port, proto",
 				0, NULL);
 	size_t cap = 0;
@@ -428,7 +515,7 @@ int store_load_svc(struct store *s, const struct l4addr *svc, struct svc_rec *ou
 {
 	int64_t args[] = { svc->ip, svc->port, svc->proto };
 	sqlite3_stmt *st = prep(s,
-				"SELECT id, vip, port, proto FROM service "
+				"SELECT id, vip, port, proto, affinity FROM service "
 				"WHERE vip=? AND port=? AND proto=?",
 				3, args);
 	int rc;

@@ -29,6 +29,7 @@ struct be_rec {
 struct svc_rec {
 	int64_t id;
 	struct l4addr addr;
+	uint32_t affinity; /* client-IP affinity timeout in seconds; 0: none */
 	size_t nbe;
 	struct be_rec *be; /* ordered by id */
 };
@@ -51,14 +52,24 @@ int store_commit(struct store *s);
 void store_rollback(struct store *s);
 
 /*
- * Create @svc or replace its backend set with @be[0..n). Backends that stay
- * keep their ids (and so their tracked flows). Returns 0 or -errno.
+ * Create @svc or replace its settings and backend set with @be[0..n) (their
+ * addresses and weights). Backends that stay keep their ids (and so their
+ * tracked flows) and become active again. Returns 0 or -errno.
  */
-int store_svc_set(struct store *s, const struct l4addr *svc, const struct l4addr *be, size_t n);
+int store_svc_set(struct store *s, const struct l4addr *svc, uint32_t affinity,
+		  const struct be_rec *be, size_t n);
 /* -ENOENT when there is no such service. */
 int store_svc_del(struct store *s, const struct l4addr *svc);
 /* -ENOENT: no such service; -EEXIST: already one of its backends. */
-int store_be_add(struct store *s, const struct l4addr *svc, const struct l4addr *be);
+int store_be_add(struct store *s, const struct l4addr *svc, const struct be_rec *be);
+/*
+ * Set a backend's @weight and/or @state (-1: keep). -ENOENT: no such service
+ * (@svc_missing set) or no such backend.
+ */
+int store_be_update(struct store *s, const struct l4addr *svc, const struct l4addr *be, int weight,
+		    int state, int *svc_missing);
+/* Ids of the backends deleted since the last call (rolled back ones excluded). */
+int store_take_gone(struct store *s, uint32_t **ids, size_t *n);
 /* -ENOENT: no such service (@svc_missing set) or no such backend. */
 int store_be_del(struct store *s, const struct l4addr *svc, const struct l4addr *be,
 		 int *svc_missing);

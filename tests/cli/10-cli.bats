@@ -199,7 +199,7 @@ svc del 10.96.0.1:80"
 	run jq -r '[.attachments[] | "\(.ifname)/\(.hook)/\(.mode)"] | join(" ")' <<<"$output"
 	assert_eq "attachments" "eth0/tc_ingress/tcx eth0/tc_egress/tcx eth1/tc_ingress/tcx eth1/tc_egress/tcx" "$output"
 	sb unload eth0
-	[ -e "$SVCBPF_PIN_DIR/svcbpf_svc_v1" ] || e2e_fail "unload eth0 removed the maps while eth1 is loaded"
+	[ -e "$SVCBPF_PIN_DIR/svcbpf_svc_v2" ] || e2e_fail "unload eth0 removed the maps while eth1 is loaded"
 	sb unload eth1
 	[ ! -e "$SVCBPF_PIN_DIR" ] || e2e_fail "the last unload left $SVCBPF_PIN_DIR"
 }

@@ -20,6 +20,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "loader.h"
+#include "maglev.h"
 #include "maps.h"
 #include "pkt.h"
 #include "svcbpf.bpf.skel.h"
@@ -42,9 +44,15 @@ static struct be_rec tcp_be[] = {
 static struct be_rec udp_be[] = {
 	{ 21, { 0x0af4010a, 53, IPPROTO_UDP }, 1, SVCBPF_BE_ACTIVE },
 };
-static struct svc_rec svc_tcp = { 1, { VIP_TCP, 80, IPPROTO_TCP }, 3, tcp_be };
-static struct svc_rec svc_udp = { 2, { VIP_UDP, 53, IPPROTO_UDP }, 1, udp_be };
-static struct svc_rec svc_empty = { 3, { VIP_EMPTY, 80, IPPROTO_TCP }, 0, NULL };
+static struct svc_rec svc_tcp = { .id = 1,
+				  .addr = { VIP_TCP, 80, IPPROTO_TCP },
+				  .nbe = 3,
+				  .be = tcp_be };
+static struct svc_rec svc_udp = { .id = 2,
+				  .addr = { VIP_UDP, 53, IPPROTO_UDP },
+				  .nbe = 1,
+				  .be = udp_be };
+static struct svc_rec svc_empty = { .id = 3, .addr = { VIP_EMPTY, 80, IPPROTO_TCP } };
 
 enum prog { TC_IN, TC_EG, XDP_IN };
 static const char *const prog_name[] = { "tc ingress", "tc egress", "xdp" };
@@ -98,13 +106,20 @@ static uint64_t counter(enum svcbpf_counter c)
 	return v[c].packets;
 }
 
-/* The backend the userspace mirror of the selection picks for @s. */
+/* The backend the userspace mirror of the selection (maglev.c) picks for @s. */
 static const struct be_rec *mirror_pick(const struct pkt_spec *s, const struct svc_rec *r)
 {
-	uint32_t h = svcbpf_flow_hash(htonl(s->saddr), htonl(s->daddr), htons(s->sport),
-				      htons(s->dport), s->proto);
+	static uint32_t table[SVCBPF_MAGLEV_M];
+	struct l4addr client = { s->saddr, s->sport, s->proto };
+	struct l4addr svc = { s->daddr, s->dport, s->proto };
+	uint32_t slot = maglev_slot(&client, &svc, SVCBPF_MAGLEV_M);
 
-	return &r->be[h % r->nbe];
+	assert_true(maglev_build_svc(r, SVCBPF_MAGLEV_M, table) > 0);
+	for (size_t i = 0; i < r->nbe; i++)
+		if ((uint32_t)r->be[i].id == table[slot])
+			return &r->be[i];
+	fail_msg("slot %u names backend %u, not one of the service's", slot, table[slot]);
+	return NULL;
 }
 
 /* Input with daddr/dport (or saddr/sport) set to @a, checksums from scratch. */
@@ -505,8 +520,10 @@ static void test_flow_sticks(void **state)
 	shrunk.be = rest;
 	shrunk.nbe = n;
 	assert_int_equal(dp_sync_service(&maps, &shrunk, err), 0);
+	assert_int_equal(dp_remove_backends(&maps, &(uint32_t){ (uint32_t)be->id }, 1), 0);
 	check_nat(TC_IN, &s, true, &mirror_pick(&s, &shrunk)->addr);
 	assert_int_equal(dp_sync_service(&maps, &svc_tcp, err), 0);
+	assert_int_equal(dp_remove_backends(&maps, &(uint32_t){ 14 }, 1), 0);
 	assert_int_equal(bpf_map_lookup_elem(maps.be, &(__u32){ 14 }, &(struct backend_value){}),
 			 -ENOENT);
 }
@@ -540,25 +557,17 @@ static int setup_test(void **state)
 static int setup_group(void **state)
 {
 	char err[ERR_LEN];
-	struct bpf_map *m;
 
 	(void)state;
 	skel = svcbpf_bpf__open();
 	if (!skel)
 		return -1;
 	/* Private, unpinned maps: tests never touch a real pin dir. */
-	bpf_object__for_each_map(m, skel->obj)
-		bpf_map__set_pin_path(m, NULL);
-	bpf_map__set_max_entries(skel->maps.svcbpf_ct_v1, 4096);
-	if (svcbpf_bpf__load(skel)) {
+	bpf_map__set_max_entries(skel->maps.svcbpf_ct_v2, 4096);
+	if (dp_load_unpinned(skel, &maps)) {
 		fprintf(stderr, "cannot load the BPF object (root needed)\n");
 		return -1;
 	}
-	maps = (struct dp_maps){ bpf_map__fd(skel->maps.svcbpf_svc_v1),
-				 bpf_map__fd(skel->maps.svcbpf_be_v1),
-				 bpf_map__fd(skel->maps.svcbpf_slot_v1),
-				 bpf_map__fd(skel->maps.svcbpf_ct_v1),
-				 bpf_map__fd(skel->maps.svcbpf_cnt_v1) };
 	/* New services go through the batched path (what `load` and big batches use). */
 	if (dp_sync_services(&maps,
 			     (const struct svc_rec *const[]){ &svc_tcp, &svc_udp, &svc_empty }, 3,

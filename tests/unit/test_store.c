@@ -23,6 +23,25 @@ static const struct l4addr b3 = { 0x0af40314, 8080, IPPROTO_TCP };
 
 static char dir[64];
 
+/* The backend set @a[0..n) at weight 1, no affinity: what `svc add` with plain backends writes. */
+static int svc_set(struct store *s, const struct l4addr *sv, const struct l4addr *a, size_t n)
+{
+	struct be_rec be[8] = { 0 };
+
+	for (size_t i = 0; i < n && i < 8; i++) {
+		be[i].addr = a[i];
+		be[i].weight = 1;
+	}
+	return store_svc_set(s, sv, 0, be, n);
+}
+
+static int be_add(struct store *s, const struct l4addr *sv, const struct l4addr *a)
+{
+	struct be_rec be = { .addr = *a, .weight = 1 };
+
+	return store_be_add(s, sv, &be);
+}
+
 static int open_fresh(void **state)
 {
 	struct store *s;
@@ -57,21 +76,21 @@ static void test_set_replaces_and_keeps_ids(void **state)
 	struct svc_rec r;
 	int64_t b2_id;
 
-	assert_int_equal(store_svc_set(s, &svc, set1, 2), 0);
+	assert_int_equal(svc_set(s, &svc, set1, 2), 0);
 	assert_int_equal(store_load_svc(s, &svc, &r), 0);
 	assert_int_equal(r.nbe, 2);
 	b2_id = r.be[1].id;
 	svc_rec_free(&r);
 
 	/* The same command again changes nothing (idempotent scripts). */
-	assert_int_equal(store_svc_set(s, &svc, set1, 2), 0);
+	assert_int_equal(svc_set(s, &svc, set1, 2), 0);
 	assert_int_equal(store_load_svc(s, &svc, &r), 0);
 	assert_int_equal(r.nbe, 2);
 	assert_int_equal(r.be[1].id, b2_id);
 	svc_rec_free(&r);
 
 	/* A new set: b1 goes, b3 comes, b2 keeps its id (its flows stay). */
-	assert_int_equal(store_svc_set(s, &svc, set2, 2), 0);
+	assert_int_equal(svc_set(s, &svc, set2, 2), 0);
 	assert_int_equal(store_load_svc(s, &svc, &r), 0);
 	assert_int_equal(r.nbe, 2);
 	assert_int_equal(r.be[0].addr.ip, b2.ip);
@@ -87,11 +106,11 @@ static void test_backend_add_del(void **state)
 	struct svc_rec r;
 	int missing;
 
-	assert_int_equal(store_be_add(s, &svc, &b1), -ENOENT);
-	assert_int_equal(store_svc_set(s, &svc, NULL, 0), 0);
-	assert_int_equal(store_be_add(s, &svc, &b1), 0);
-	assert_int_equal(store_be_add(s, &svc, &b1), -EEXIST);
-	assert_int_equal(store_be_add(s, &svc, &b2), 0);
+	assert_int_equal(be_add(s, &svc, &b1), -ENOENT);
+	assert_int_equal(svc_set(s, &svc, NULL, 0), 0);
+	assert_int_equal(be_add(s, &svc, &b1), 0);
+	assert_int_equal(be_add(s, &svc, &b1), -EEXIST);
+	assert_int_equal(be_add(s, &svc, &b2), 0);
 	assert_int_equal(store_be_del(s, &svc, &b3, &missing), -ENOENT);
 	assert_false(missing);
 	assert_int_equal(store_be_del(s, &svc_udp, &b1, &missing), -ENOENT);
@@ -109,8 +128,8 @@ static void test_delete_cascades(void **state)
 	struct l4addr set[] = { b1, b2, b3 };
 	size_t nsvc, nbe, per;
 
-	assert_int_equal(store_svc_set(s, &svc, set, 3), 0);
-	assert_int_equal(store_svc_set(s, &svc_udp, set, 1), 0);
+	assert_int_equal(svc_set(s, &svc, set, 3), 0);
+	assert_int_equal(svc_set(s, &svc_udp, set, 1), 0);
 	assert_int_equal(store_counts(s, &nsvc, &nbe), 0);
 	assert_int_equal(nsvc, 2);
 	assert_int_equal(nbe, 4);
@@ -133,14 +152,14 @@ static void test_rollback_changes_nothing(void **state)
 	struct model m;
 
 	assert_int_equal(store_begin(s), 0);
-	assert_int_equal(store_svc_set(s, &svc, set, 1), 0);
+	assert_int_equal(svc_set(s, &svc, set, 1), 0);
 	store_rollback(s);
 	assert_int_equal(store_load(s, &m), 0);
 	assert_int_equal(m.n, 0);
 	model_free(&m);
 
 	assert_int_equal(store_begin(s), 0);
-	assert_int_equal(store_svc_set(s, &svc, set, 1), 0);
+	assert_int_equal(svc_set(s, &svc, set, 1), 0);
 	assert_int_equal(store_commit(s), 0);
 	assert_int_equal(store_load(s, &m), 0);
 	assert_int_equal(m.n, 1);
@@ -153,12 +172,12 @@ static void test_ids_never_reused(void **state)
 	struct svc_rec r;
 	int64_t first;
 
-	assert_int_equal(store_svc_set(s, &svc, &b1, 1), 0);
+	assert_int_equal(svc_set(s, &svc, &b1, 1), 0);
 	assert_int_equal(store_load_svc(s, &svc, &r), 0);
 	first = r.id;
 	svc_rec_free(&r);
 	assert_int_equal(store_svc_del(s, &svc), 0);
-	assert_int_equal(store_svc_set(s, &svc, &b1, 1), 0);
+	assert_int_equal(svc_set(s, &svc, &b1, 1), 0);
 	assert_int_equal(store_load_svc(s, &svc, &r), 0);
 	assert_true(r.id > first);
 	svc_rec_free(&r);
@@ -169,8 +188,8 @@ static void test_model_is_ordered(void **state)
 	struct store *s = *state;
 	struct model m;
 
-	assert_int_equal(store_svc_set(s, &svc, &b1, 1), 0);
-	assert_int_equal(store_svc_set(s, &svc_udp, &b1, 1), 0);
+	assert_int_equal(svc_set(s, &svc, &b1, 1), 0);
+	assert_int_equal(svc_set(s, &svc_udp, &b1, 1), 0);
 	assert_int_equal(store_load(s, &m), 0);
 	assert_int_equal(m.n, 2);
 	/* By address: the reconciler binary-searches it. */

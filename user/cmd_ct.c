@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* cmd_ct.c - `svcbpf ct list|flush`: the connections the dataplane tracks. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "output.h"
+#include "svcbpf.h"
+
+static const char *const state_names[] = {
+	[SVCBPF_CT_NEW] = "syn",
+	[SVCBPF_CT_ESTABLISHED] = "established",
+	[SVCBPF_CT_CLOSING] = "closing",
+	[SVCBPF_CT_CLOSED] = "closed",
+};
+
+static int ct_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	fprintf(stderr,
+		"Usage: svcbpf ct list [VIP:PORT[/tcp|udp]] [-o json]\n"
+		"       svcbpf ct flush [VIP:PORT[/tcp|udp]]\n"
+		"\n"
+		"'list' prints every live tracked flow (client -> service -> backend), its\n"
+		"state and the seconds it has left without traffic. 'flush' forgets the\n"
+		"flows of one service, or all: their next packets choose a backend anew.\n");
+	return EXIT_OK;
+}
+
+static uint64_t now_coarse_ns(void)
+{
+	struct timespec ts;
+
+	/* The dataplane's clock: bpf_ktime_get_coarse_ns(). */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint32_t timeout_s(const struct svcbpf_cfg *cfg, uint8_t proto, uint8_t state)
+{
+	if (proto == IPPROTO_UDP)
+		return cfg->ct_timeout_udp;
+	return state == SVCBPF_CT_NEW	      ? cfg->ct_timeout_syn :
+	       state == SVCBPF_CT_ESTABLISHED ? cfg->ct_timeout_tcp :
+						cfg->ct_timeout_fin;
+}
+
+/* Does the entry @k/@v belong to service @svc (NULL: any)? FWD by key, REV by value. */
+static bool ct_of_service(const struct ct_key *k, const struct ct_value *v,
+			  const struct l4addr *svc)
+{
+	if (!svc)
+		return true;
+	if (k->proto != svc->proto)
+		return false;
+	if (k->dir == SVCBPF_CT_FWD)
+		return k->daddr == htonl(svc->ip) && k->dport == htons(svc->port);
+	return v->addr == htonl(svc->ip) && v->port == htons(svc->port);
+}
+
+/* Parse the optional VIP:PORT argument; 1 when given, 0 when not, -1 reported. */
+static int ct_args(int argc, char **argv, const char *verb, struct l4addr *svc)
+{
+	if (argc > 1)
+		return usage_err("ct %s: too many arguments", verb), -1;
+	if (argc && argv[0][0] == '-')
+		return usage_err("ct %s: unknown option '%s'", verb, argv[0]), -1;
+	if (argc && parse_svc_arg(argv[0], svc))
+		return -1;
+	return argc;
+}
+
+/* Open the maps for a ct command: loaded, else a one-line error. */
+static int ct_open(struct dp_maps *m)
+{
+	int ret = cli_open_maps(m);
+
+	if (ret == -ENOENT)
+		p_err("svcbpf is not loaded (no maps in %s)", cli.pin_dir);
+	return ret;
+}
+
+static int do_ct_list(int argc, char **argv)
+{
+	struct dp_maps m = DP_MAPS_CLOSED;
+	struct ct_key *k = NULL;
+	struct ct_value *v = NULL;
+	struct svcbpf_cfg cfg;
+	struct l4addr svc;
+	size_t n, shown = 0;
+	uint64_t now;
+	int given = ct_args(argc, argv, "list", &svc), ret;
+
+	if (given < 0)
+		return EXIT_USAGE;
+	if (change_collecting())
+		return usage_err("ct list: only changes belong in a batch");
+	if (!require_privileges() || ct_open(&m))
+		return EXIT_FAIL;
+	ret = dp_cfg_read(&m, &cfg);
+	if (!ret)
+		ret = dp_ct_read(&m, &k, &v, &n);
+	if (ret) {
+		p_err("cannot read conntrack: %s", strerror(-ret));
+		maps_close(&m);
+		return EXIT_FAIL;
+	}
+	now = now_coarse_ns();
+	out_open_array("flows");
+	for (size_t i = 0; i < n; i++) {
+		struct l4addr client = { ntohl(k[i].saddr), ntohs(k[i].sport), k[i].proto };
+		struct l4addr service = { ntohl(k[i].daddr), ntohs(k[i].dport), k[i].proto };
+		struct l4addr be = { ntohl(v[i].addr), ntohs(v[i].port), k[i].proto };
+		uint64_t idle = now > v[i].last_seen ? (now - v[i].last_seen) / 1000000000ULL : 0;
+		uint32_t t = timeout_s(&cfg, k[i].proto, v[i].state);
+		char b1[ADDR_STR_LEN], b2[ADDR_STR_LEN], b3[ADDR_STR_LEN];
+
+		/* One line a flow: its client side (the reply side is its mirror). */
+		if (k[i].dir != SVCBPF_CT_FWD || !ct_of_service(&k[i], &v[i], given ? &svc : NULL))
+			continue;
+		if (idle > t)
+			continue; /* expired: the dataplane no longer uses it */
+		if (!shown++ && !json_output)
+			printf("%-4s %-21s %-21s %-21s %-11s %s\n", "PROTO", "CLIENT", "SERVICE",
+			       "BACKEND", "STATE", "EXPIRES");
+		out_open_object(NULL);
+		out_string(PRINT_ANY, "protocol", "%-5s ", proto_name(k[i].proto));
+		out_string(PRINT_ANY, "client", "%-21s ", fmt_l4addr(b1, &client, false));
+		out_string(PRINT_ANY, "service", "%-21s ", fmt_l4addr(b2, &service, false));
+		out_string(PRINT_ANY, "backend", "%-21s ", fmt_l4addr(b3, &be, false));
+		out_uint(PRINT_JSON, "backend_id", NULL, v[i].backend_id);
+		out_uint(PRINT_JSON, "service_id", NULL, v[i].svc_id);
+		out_string(PRINT_ANY, "state", "%-11s ",
+			   v[i].state <= SVCBPF_CT_CLOSED ? state_names[v[i].state] : "?");
+		out_uint(PRINT_ANY, "expires_in", "%lus\n", t - idle);
+		out_close_object();
+	}
+	out_close_array();
+	if (!shown)
+		out_fp("no tracked flows\n");
+	free(k);
+	free(v);
+	maps_close(&m);
+	return EXIT_OK;
+}
+
+static int do_ct_flush(int argc, char **argv)
+{
+	struct dp_maps m = DP_MAPS_CLOSED;
+	struct ct_key *k = NULL;
+	struct ct_value *v = NULL;
+	struct l4addr svc;
+	size_t n, nsel = 0, gone, flows = 0;
+	int given = ct_args(argc, argv, "flush", &svc), ret, lock;
+
+	if (given < 0)
+		return EXIT_USAGE;
+	if (change_collecting())
+		return usage_err("ct flush: only changes belong in a batch");
+	if (!require_privileges() || (lock = cli_lock()) < 0)
+		return EXIT_FAIL;
+	if (ct_open(&m)) {
+		close(lock);
+		return EXIT_FAIL;
+	}
+	ret = dp_ct_read(&m, &k, &v, &n);
+	if (ret) {
+		p_err("cannot read conntrack: %s", strerror(-ret));
+		maps_close(&m);
+		close(lock);
+		return EXIT_FAIL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!ct_of_service(&k[i], &v[i], given ? &svc : NULL))
+			continue;
+		flows += k[i].dir == SVCBPF_CT_FWD;
+		k[nsel++] = k[i];
+	}
+	gone = dp_ct_delete(&m, k, nsel);
+	out_uint(PRINT_ANY, "flushed", "flushed %lu flows", flows);
+	out_uint(PRINT_ANY, "entries", " (%lu conntrack entries)\n", gone);
+	free(k);
+	free(v);
+	maps_close(&m);
+	close(lock);
+	return EXIT_OK;
+}
+
+static const struct cmd ct_cmds[] = {
+	{ "list", do_ct_list }, { "show", do_ct_list }, { "flush", do_ct_flush },
+	{ "help", ct_help },	{ NULL, NULL },
+};
+
+int do_ct(int argc, char **argv)
+{
+	if (!argc) {
+		ct_help(0, NULL);
+		return EXIT_USAGE;
+	}
+	return cmd_select(ct_cmds, argc, argv, ct_help);
+}
