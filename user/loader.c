@@ -550,7 +550,7 @@ int dp_load(const char *pin_dir, char *const *ifnames, int n, const struct load_
 	/* What this call attached anew, to take back if a later step fails. */
 	bool created[n > 0 ? n : 1][HOOK_MAX];
 	struct dp_maps maps = DP_MAPS_CLOSED;
-	struct svcbpf_cfg cfg, old_cfg;
+	struct svcbpf_cfg cfg = { 0 }, old_cfg = { 0 };
 	struct svcbpf_bpf *skel;
 	char path[PATH_MAX];
 	int ret, tmpl = -1;
