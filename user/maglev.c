@@ -32,6 +32,13 @@ bool maglev_m_valid(uint32_t m)
 	return true;
 }
 
+/* (pos + skip) % m for pos, skip < m, without a division. */
+static inline uint32_t step(uint32_t pos, uint32_t skip, uint32_t m)
+{
+	pos += skip;
+	return pos >= m ? pos - m : pos;
+}
+
 static int cmp_walker(const void *a, const void *b)
 {
 	const struct walker *x = a, *y = b;
@@ -75,10 +82,12 @@ int maglev_build(const struct maglev_backend *be, size_t n, uint32_t m, uint32_t
 			/* The heaviest backend claims one slot a round, the others in proportion. */
 			while (w[i].credit >= wmax && filled < m) {
 				/* m is prime and 0 < skip < m: the walk reaches every slot. */
-				while (table[w[i].pos])
-					w[i].pos = (uint32_t)(((uint64_t)w[i].pos + w[i].skip) % m);
-				table[w[i].pos] = w[i].id;
-				w[i].pos = (uint32_t)(((uint64_t)w[i].pos + w[i].skip) % m);
+				uint32_t pos = w[i].pos;
+
+				while (table[pos])
+					pos = step(pos, w[i].skip, m);
+				table[pos] = w[i].id;
+				w[i].pos = step(pos, w[i].skip, m);
 				w[i].credit -= wmax;
 				filled++;
 			}
