@@ -57,21 +57,38 @@ section "Load svcbpf on the node's eth0"
 run load eth0
 run svc add "$VIP:80" --backend "$POD1:8080" --backend "$POD2:8080"
 
-section "$DEMO_REQUESTS requests from the client to http://$VIP:80/"
+# requests N: N requests from the client to the ClusterIP, each answer recorded.
 answers=()
-for ((i = 1; i <= DEMO_REQUESTS; i++)); do
-	if out=$(topo_client curl -sS --max-time 2 "http://$VIP:80/" 2>&1); then
-		read -r pod ip _ <<<"$out"
-		printf '  request %2d -> %s (%s)\n' "$i" "$pod" "$ip"
-		answers+=("$pod ($ip)")
-	else
-		printf '  request %2d -> FAILED: %s\n' "$i" "$out"
-		answers+=("no answer")
-	fi
-done
+requests() {
+	local i out pod ip
+	for ((i = 1; i <= $1; i++)); do
+		if out=$(topo_client curl -sS --max-time 2 "http://$VIP:80/" 2>&1); then
+			read -r pod ip _ <<<"$out"
+			printf '  request %2d -> %s (%s)\n' "$i" "$pod" "$ip"
+			answers+=("$pod ($ip)")
+		else
+			printf '  request %2d -> FAILED: %s\n' "$i" "$out"
+			answers+=("no answer")
+		fi
+	done
+}
+
+section "$DEMO_REQUESTS requests from the client to http://$VIP:80/"
+requests "$DEMO_REQUESTS"
 
 section "Answers per pod"
 printf '%s\n' "${answers[@]}" | sort | uniq -c | awk '{c = $1; sub(/^ *[0-9]+ /, ""); printf "  %-24s %d\n", $0, c}'
+
+section "The connections svcbpf tracked (closed ones expire after the fin timeout)"
+run ct list
+
+section "Why a flow goes where it goes (Maglev slot of its 5-tuple)"
+run svc explain "$VIP:80" --from 10.244.0.5:40000
+
+section "Drain $POD1: new connections go to $POD2 only"
+run backend drain "$VIP:80" "$POD1:8080"
+requests 4
+run backend undrain "$VIP:80" "$POD1:8080"
 
 section "svcbpf svc list"
 run svc list

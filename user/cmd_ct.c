@@ -128,7 +128,7 @@ static int do_ct_list(int argc, char **argv)
 		if (idle > t)
 			continue; /* expired: the dataplane no longer uses it */
 		if (!shown++ && !json_output)
-			printf("%-4s %-21s %-21s %-21s %-11s %s\n", "PROTO", "CLIENT", "SERVICE",
+			printf("%-5s %-21s %-21s %-21s %-11s %s\n", "PROTO", "CLIENT", "SERVICE",
 			       "BACKEND", "STATE", "EXPIRES");
 		out_open_object(NULL);
 		out_string(PRINT_ANY, "protocol", "%-5s ", proto_name(k[i].proto));
