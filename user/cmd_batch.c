@@ -24,10 +24,10 @@ static int batch_help(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	fprintf(stderr,
-		"Usage: svcbpf batch FILE|-\n"
-		"One change per line, as after 'svcbpf': svc add|del, backend add|del; '#' starts\n"
-		"a comment. All lines are validated, then applied in one transaction.\n");
+	fprintf(stderr, "Usage: svcbpf batch FILE|-\n"
+			"One change per line, as after 'svcbpf': svc add|del,\n"
+			"backend add|del|drain|undrain|weight; '#' starts\n"
+			"a comment. All lines are validated, then applied in one transaction.\n");
 	return EXIT_OK;
 }
 

@@ -65,15 +65,18 @@ static bool ct_of_service(const struct ct_key *k, const struct ct_value *v,
 	return v->addr == htonl(svc->ip) && v->port == htons(svc->port);
 }
 
-/* Parse the optional VIP:PORT argument; 1 when given, 0 when not, -1 reported. */
+/*
+ * Parse the optional VIP:PORT argument: 1 when given, 0 when not; an exit
+ * code (negated, reported) for a usage error or an invalid address.
+ */
 static int ct_args(int argc, char **argv, const char *verb, struct l4addr *svc)
 {
 	if (argc > 1)
-		return usage_err("ct %s: too many arguments", verb), -1;
+		return -usage_err("ct %s: too many arguments", verb);
 	if (argc && argv[0][0] == '-')
-		return usage_err("ct %s: unknown option '%s'", verb, argv[0]), -1;
+		return -usage_err("ct %s: unknown option '%s'", verb, argv[0]);
 	if (argc && parse_svc_arg(argv[0], svc))
-		return -1;
+		return -EXIT_FAIL;
 	return argc;
 }
 
@@ -93,13 +96,13 @@ static int do_ct_list(int argc, char **argv)
 	struct ct_key *k = NULL;
 	struct ct_value *v = NULL;
 	struct svcbpf_cfg cfg;
-	struct l4addr svc;
+	struct l4addr svc = { 0 };
 	size_t n, shown = 0;
 	uint64_t now;
 	int given = ct_args(argc, argv, "list", &svc), ret;
 
 	if (given < 0)
-		return EXIT_USAGE;
+		return -given;
 	if (change_collecting())
 		return usage_err("ct list: only changes belong in a batch");
 	if (!require_privileges() || ct_open(&m))
@@ -156,12 +159,12 @@ static int do_ct_flush(int argc, char **argv)
 	struct dp_maps m = DP_MAPS_CLOSED;
 	struct ct_key *k = NULL;
 	struct ct_value *v = NULL;
-	struct l4addr svc;
+	struct l4addr svc = { 0 };
 	size_t n, nsel = 0, gone, flows = 0;
 	int given = ct_args(argc, argv, "flush", &svc), ret, lock;
 
 	if (given < 0)
-		return EXIT_USAGE;
+		return -given;
 	if (change_collecting())
 		return usage_err("ct flush: only changes belong in a batch");
 	if (!require_privileges() || (lock = cli_lock()) < 0)

@@ -420,14 +420,19 @@ static int do_svc_explain(int argc, char **argv)
 		return usage_err("svc explain: only changes belong in a batch");
 	if (parse_svc_arg(svc_arg, &svc))
 		return EXIT_FAIL;
+	if (strchr(from_arg, '/')) {
+		p_err("invalid --from '%s': the client's IP:PORT (give the protocol with --proto)",
+		      from_arg);
+		return EXIT_FAIL;
+	}
 	if (parse_l4addr(from_arg, false, &from, err)) {
 		p_err("%s", err);
 		return EXIT_FAIL;
 	}
 	if (proto >= 0) {
 		if (strchr(svc_arg, '/') && proto != svc.proto)
-			return usage_err("svc explain: --proto %s contradicts %s", argv[0],
-					 svc_arg);
+			return usage_err("svc explain: --proto %s contradicts %s",
+					 proto_name((uint8_t)proto), svc_arg);
 		svc.proto = (uint8_t)proto;
 	}
 	if (!require_privileges())
@@ -494,7 +499,6 @@ static int do_svc_explain(int argc, char **argv)
 	if (!chosen)
 		reason = "no-backend";
 
-	out_open_object(NULL);
 	out_string(PRINT_FP, NULL, "%-11s ", "flow");
 	out_string(PRINT_ANY, "client", "%s -> ", fmt_l4addr(buf, &from, false));
 	out_string(PRINT_ANY, "service", "%s\n", fmt_l4addr(buf2, &svc, true));
@@ -531,7 +535,6 @@ static int do_svc_explain(int argc, char **argv)
 	} else {
 		out_string(PRINT_ANY, "dataplane", "dataplane   %s\n", "not-loaded");
 	}
-	out_close_object();
 	ret = EXIT_OK;
 out:
 	free(table);

@@ -472,6 +472,53 @@ static void detach_hook(const char *pin_dir, const char *ifname, enum hook_id ho
 	unlink(path);
 }
 
+/*
+ * Pins of earlier map layouts (version 0.1: per-table slot map, conntrack
+ * without TCP state). A load replaces them; their names never come back.
+ */
+static const char *const legacy_pins[] = { "svcbpf_svc_v1", "svcbpf_slot_v1", "svcbpf_ct_v1" };
+
+/*
+ * Carry the tracked flows of a 0.1 conntrack map over to the new one, so an
+ * upgrade keeps every connection on its backend: same key, same value but
+ * for the TCP state, which 0.1 did not keep (taken as established).
+ */
+static void migrate_legacy_ct(const char *pin_dir, const struct dp_maps *m)
+{
+	struct ct_key key, next;
+	struct ct_value v;
+	char path[PATH_MAX];
+	bool first = true;
+	size_t n = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/svcbpf_ct_v1", pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	while (n++ < SVCBPF_CT_SIZE * 64ULL &&
+	       !bpf_map_get_next_key(fd, first ? NULL : &key, &next)) {
+		first = false;
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &v))
+			continue;
+		v.state = SVCBPF_CT_ESTABLISHED;
+		v.pad = 0;
+		bpf_map_update_elem(m->ct, &key, &v, BPF_NOEXIST);
+	}
+	close(fd);
+}
+
+static void unlink_legacy(const char *pin_dir)
+{
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(legacy_pins) / sizeof(legacy_pins[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, legacy_pins[i]);
+		unlink(path);
+	}
+}
+
 int dp_load_unpinned(struct svcbpf_bpf *skel, struct dp_maps *m)
 {
 	struct svcbpf_cfg cfg = { .maglev_m = SVCBPF_MAGLEV_M,
@@ -574,7 +621,9 @@ int dp_load(const char *pin_dir, char *const *ifnames, int n, const struct load_
 	if (ret)
 		return ret;
 	libbpf_set_print(debug ? debug_print : silent_print);
-	fresh = !pinned_max_entries(pin_dir, SVCBPF_MAP_SVC);
+	/* Nothing of ours pinned, in this layout or an earlier one: a failure undoes it all. */
+	fresh = !pinned_max_entries(pin_dir, SVCBPF_MAP_SVC) &&
+		!pinned_max_entries(pin_dir, legacy_pins[0]);
 
 	skel = svcbpf_bpf__open_opts(&oo);
 	if (!skel)
@@ -635,6 +684,7 @@ int dp_load(const char *pin_dir, char *const *ifnames, int n, const struct load_
 	ret = dp_sync_all(&maps, md, err);
 	if (ret)
 		goto out;
+	migrate_legacy_ct(pin_dir, &maps);
 
 	pin_path(path, pin_dir, NULL, NULL);
 	if (mkdir(path, 0700) && errno != EEXIST) {
@@ -680,6 +730,8 @@ int dp_load(const char *pin_dir, char *const *ifnames, int n, const struct load_
 			rmdir(path);
 		}
 	}
+	if (!ret)
+		unlink_legacy(pin_dir);
 	/* A failed reload leaves the settings as they were. */
 	if (ret && maps.cfg >= 0 && old_cfg.maglev_m)
 		dp_cfg_write(&maps, &old_cfg);
@@ -788,6 +840,7 @@ int dp_unload(const char *pin_dir, char *const *ifnames, int n, char err[ERR_LEN
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, maps[i]);
 		unlink(path);
 	}
+	unlink_legacy(pin_dir);
 	if (rmdir(pin_dir) && errno != ENOENT)
 		return fail(err, errno, "cannot remove %s: %s", pin_dir, strerror(errno));
 	return 0;

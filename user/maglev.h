@@ -10,7 +10,9 @@
  * table on every node and after every restart); in turns, each claims its
  * next free slot until all M are taken. A backend of weight w takes w/wmax
  * turns per round. Equal weights give each of N backends floor(M/N) or
- * ceil(M/N) slots; removing one backend moves about 1/N of the slots.
+ * ceil(M/N) slots. Removing one of N backends moves its own 1/N of the
+ * slots and, at M = 16381, 0.5-1.7% of the others (tests/unit/test_maglev.c
+ * measures it for N = 2..1000); adding one is alike.
  */
 #ifndef SVCBPF_MAGLEV_H
 #define SVCBPF_MAGLEV_H

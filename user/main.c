@@ -114,6 +114,7 @@ static int do_help(int argc, char **argv)
 		"Usage: svcbpf [OPTIONS] OBJECT COMMAND [ARGS]\n"
 		"\n"
 		"  svcbpf load IFACE... [--xdp] [--max-services N] [--max-backends N] [--ct-size N]\n"
+		"                       [--maglev-size M] [--ct-timeout-{syn,tcp,fin,udp} S]\n"
 		"  svcbpf unload [IFACE...]\n"
 		"  svcbpf svc add VIP:PORT[/tcp|udp] [--backend IP:PORT[,weight=N]]...\n"
 		"                 [--affinity none|client-ip[,timeout=SECONDS]]\n"

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* maps.c - userspace side of the pinned maps, and the reconciler. */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -541,12 +542,25 @@ int dp_remove_backends(const struct dp_maps *m, const uint32_t *ids, size_t n)
 	for (size_t i = 0; i < n; i++)
 		bpf_map_delete_elem(m->be, &sorted[i]);
 
-	/* Both directions of their flows (UDP too: kube-proxy clears those at once). */
+	/*
+	 * Their flows go: the next client packet takes another backend (UDP too:
+	 * kube-proxy clears those at once). A TCP reply already on its way from
+	 * the old backend is still translated back, for the fin timeout, so the
+	 * client sees it come from the service and its answer meets the new
+	 * backend's reset, rather than hanging on a reply from a pod's address.
+	 */
 	ret = dp_ct_read(m, &ck, &cv, &nct);
 	if (!ret) {
-		for (size_t i = 0; i < nct; i++)
-			if (bsearch(&cv[i].backend_id, sorted, n, sizeof(*sorted), cmp_u32))
-				ck[k++] = ck[i];
+		for (size_t i = 0; i < nct; i++) {
+			if (!bsearch(&cv[i].backend_id, sorted, n, sizeof(*sorted), cmp_u32))
+				continue;
+			if (ck[i].dir == SVCBPF_CT_REV && ck[i].proto == IPPROTO_TCP) {
+				cv[i].state = SVCBPF_CT_CLOSED;
+				bpf_map_update_elem(m->ct, &ck[i], &cv[i], BPF_EXIST);
+				continue;
+			}
+			ck[k++] = ck[i];
+		}
 		dp_ct_delete(m, ck, k);
 		free(ck);
 		free(cv);
