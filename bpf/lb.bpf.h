@@ -102,10 +102,19 @@ static __always_inline __u64 ct_timeout_ns(const struct svcbpf_cfg *cfg, __u8 pr
 	return (__u64)s * NS_PER_SEC;
 }
 
+/*
+ * How long ago @then was. Signed: another CPU may have stamped an entry
+ * with a later tick than the @now this packet read.
+ */
+static __always_inline __s64 age_ns(__u64 now, __u64 then)
+{
+	return (__s64)(now - then);
+}
+
 static __always_inline bool ct_expired(const struct ct_value *ct, const struct svcbpf_cfg *cfg,
 				       __u8 proto, __u64 now)
 {
-	return now - ct->last_seen > ct_timeout_ns(cfg, proto, ct->state);
+	return age_ns(now, ct->last_seen) > (__s64)ct_timeout_ns(cfg, proto, ct->state);
 }
 
 /* The state an entry moves to on @p: RST closes, FIN starts closing, a non-SYN establishes. */
@@ -122,13 +131,20 @@ static __always_inline __u8 ct_next_state(__u8 state, const struct pkt4 *p)
 	return state;
 }
 
-/* Move the entry at @key to at least @state (the other direction saw a FIN or RST). */
-static __always_inline void ct4_close(const struct ct_key *key, __u8 state)
+/*
+ * The other direction's entry at @key: refreshed with this one (a flow is
+ * alive while either side talks), and moved to at least @state when this
+ * side saw a FIN or RST (its shorter timeout counts from now).
+ */
+static __always_inline void ct4_peer_update(const struct ct_key *key, __u8 state, __u64 now)
 {
 	struct ct_value *ct = bpf_map_lookup_elem(&svcbpf_ct_v2, key);
 
-	if (ct && ct->state < state)
+	if (!ct)
+		return;
+	if (ct->state < state)
 		ct->state = state;
+	ct->last_seen = now;
 }
 
 /*
@@ -141,7 +157,7 @@ static __always_inline bool ct4_update(struct ct_value *ct, const struct pkt4 *p
 
 	if (state != ct->state)
 		ct->state = state;
-	if (now - ct->last_seen <= CT_REFRESH_NS)
+	if (age_ns(now, ct->last_seen) <= (__s64)CT_REFRESH_NS)
 		return false;
 	ct->last_seen = now;
 	return true;
@@ -173,6 +189,7 @@ static __always_inline bool ct4_lookup_fwd(const struct pkt4 *p, const struct sv
 	struct backend_value *be;
 	struct ct_value *ct;
 	struct ct_key key;
+	bool refreshed;
 	__u8 state;
 
 	ct4_key(&key, p, SVCBPF_CT_FWD);
@@ -186,12 +203,13 @@ static __always_inline bool ct4_lookup_fwd(const struct pkt4 *p, const struct sv
 	if (!be || be->ip != ct->addr || be->port != ct->port)
 		return false;
 	state = ct->state;
-	if (ct4_update(ct, p, now))
+	refreshed = ct4_update(ct, p, now);
+	if (refreshed)
 		aff4_touch(p->saddr, svc, ct->backend_id, now);
-	/* The client closed: the reply direction closes with it. */
-	if (ct->state != state && ct->state >= SVCBPF_CT_CLOSING) {
+	/* The reply direction lives with this one, and closes when the client does. */
+	if (refreshed || (ct->state != state && ct->state >= SVCBPF_CT_CLOSING)) {
 		ct4_reply_key(&key, p, ct->addr, ct->port);
-		ct4_close(&key, ct->state);
+		ct4_peer_update(&key, ct->state >= SVCBPF_CT_CLOSING ? ct->state : 0, now);
 	}
 	nat->addr = ct->addr;
 	nat->port = ct->port;
@@ -205,8 +223,14 @@ static __always_inline void ct4_create(const struct pkt4 *p, const struct svc_va
 	struct ct_value val = {
 		.addr = nat->addr,
 		.port = nat->port,
-		/* A flow first seen mid-stream (its entry expired or was evicted) is established. */
-		.state = pkt4_opens_flow(p) ? SVCBPF_CT_NEW : SVCBPF_CT_ESTABLISHED,
+		/*
+		 * A TCP flow first seen mid-stream (its entry expired or was evicted)
+		 * is established, or closing if that packet closes it. UDP has no
+		 * handshake: established from the first datagram.
+		 */
+		.state = p->proto == IPPROTO_TCP && pkt4_opens_flow(p) ?
+				 SVCBPF_CT_NEW :
+				 ct_next_state(SVCBPF_CT_ESTABLISHED, p),
 		.backend_id = be_id,
 		.svc_id = svc->id,
 		.last_seen = now,
@@ -238,7 +262,7 @@ aff4_lookup(const struct pkt4 *p, const struct svc_value *svc, __u64 now, __u32 
 	struct aff_value *a;
 
 	a = bpf_map_lookup_elem(&svcbpf_aff_v1, &key);
-	if (!a || now - a->last_seen > (__u64)svc->affinity_timeout * NS_PER_SEC)
+	if (!a || age_ns(now, a->last_seen) > (__s64)svc->affinity_timeout * (__s64)NS_PER_SEC)
 		return NULL;
 	be = bpf_map_lookup_elem(&svcbpf_be_v1, &a->backend_id);
 	if (!be || !be_takes_new_flows(be))
@@ -354,9 +378,8 @@ static __always_inline bool lb4_lookup_reply(const struct pkt4 *p, struct nat4 *
 	if (!ct || !cfg || ct_expired(ct, cfg, p->proto, now))
 		return false;
 	state = ct->state;
-	ct4_update(ct, p, now);
-	/* The backend closed: the client's direction closes with it. */
-	if (ct->state != state && ct->state >= SVCBPF_CT_CLOSING) {
+	/* The client's direction lives with this one, and closes when the backend does. */
+	if (ct4_update(ct, p, now) || (ct->state != state && ct->state >= SVCBPF_CT_CLOSING)) {
 		__builtin_memset(&key, 0, sizeof(key));
 		key.saddr = p->daddr;
 		key.daddr = ct->addr;
@@ -364,7 +387,7 @@ static __always_inline bool lb4_lookup_reply(const struct pkt4 *p, struct nat4 *
 		key.dport = ct->port;
 		key.proto = p->proto;
 		key.dir = SVCBPF_CT_FWD;
-		ct4_close(&key, ct->state);
+		ct4_peer_update(&key, ct->state >= SVCBPF_CT_CLOSING ? ct->state : 0, now);
 	}
 	nat->addr = ct->addr;
 	nat->port = ct->port;

@@ -52,6 +52,9 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from podserver import ClosedEarly, http_get  # noqa: E402  (the topology's one HTTP client)
+
 
 def now():
     return time.monotonic()
@@ -65,34 +68,11 @@ def err_kind(e):
         return "reset"
     if isinstance(e, ConnectionRefusedError):
         return "refused"
-    if isinstance(e, EOFError):
+    if isinstance(e, ClosedEarly):
         return "closed"
     if isinstance(e, OSError) and e.errno:
         return errno.errorcode.get(e.errno, str(e.errno))
     return type(e).__name__
-
-
-def http_get(sock, host):
-    """One GET on @sock; returns the body. EOFError if the peer closes before the answer."""
-    sock.sendall(("GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode())
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = sock.recv(4096)
-        if not chunk:
-            raise EOFError("closed before the response headers")
-        buf += chunk
-    head, _, body = buf.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        k, _, v = line.partition(b":")
-        if k.strip().lower() == b"content-length":
-            length = int(v)
-    while len(body) < length:
-        chunk = sock.recv(4096)
-        if not chunk:
-            raise EOFError("closed inside the response body")
-        body += chunk
-    return body.decode(errors="replace").strip()
 
 
 def parse_answer(body):
@@ -142,7 +122,7 @@ def one_request(host, port, connect_timeout, timeout):
         try:
             pod, ip, client = parse_answer(http_get(s, host))
             rec.update(pod=pod, ip=ip, client=client)
-        except (OSError, EOFError) as e:
+        except OSError as e:
             rec["err"] = err_kind(e)
         rec["e"] = now()
     finally:
@@ -426,7 +406,7 @@ def cmd_hold(args):
             t = now()
             try:
                 pod, _, _ = parse_answer(http_get(c["sock"], args.host))
-            except (OSError, EOFError) as e:
+            except OSError as e:
                 c["end"] = {"phase": phase, "error": err_kind(e),
                             "after_ms": round((now() - t) * 1000, 1)}
                 c["sock"].close()
@@ -528,7 +508,7 @@ def main(argv):
     args.cmd = rest
     try:
         return args.func(args)
-    except (OSError, ValueError, EOFError) as e:
+    except (OSError, ValueError) as e:
         print("error=%s" % str(e).replace(" ", "_"))
         return 1
 

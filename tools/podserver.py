@@ -258,13 +258,18 @@ def cmd_download(args):
     return 0 if match else 1
 
 
-def _http_get(sock, host):
+class ClosedEarly(OSError):
+    """The peer closed the connection before the whole answer came."""
+
+
+def http_get(sock, host):
+    """One GET on @sock (HTTP/1.1, keep-alive); returns the body. ClosedEarly if cut short."""
     sock.sendall(("GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode())
     buf = b""
     while b"\r\n\r\n" not in buf:
         chunk = sock.recv(4096)
         if not chunk:
-            raise OSError("connection closed before the response headers")
+            raise ClosedEarly("connection closed before the response headers")
         buf += chunk
     head, _, body = buf.partition(b"\r\n\r\n")
     length = 0
@@ -275,7 +280,7 @@ def _http_get(sock, host):
     while len(body) < length:
         chunk = sock.recv(4096)
         if not chunk:
-            raise OSError("connection closed inside the response body")
+            raise ClosedEarly("connection closed inside the response body")
         body += chunk
     return body.decode(errors="replace").strip()
 
@@ -283,14 +288,14 @@ def _http_get(sock, host):
 def cmd_keepalive(args):
     deadline = time.monotonic() + args.wait_seconds
     with _connect(args.host, args.port, args.timeout) as s:
-        print("first=%s" % _http_get(s, args.host).split()[0], flush=True)
+        print("first=%s" % http_get(s, args.host).split()[0], flush=True)
         while not os.path.exists(args.wait_file):
             if time.monotonic() > deadline:
                 print("second= error=wait-file-timeout")
                 return 1
             time.sleep(0.05)
         try:
-            print("second=%s" % _http_get(s, args.host).split()[0])
+            print("second=%s" % http_get(s, args.host).split()[0])
         except OSError as e:
             print("second= error=%s" % str(e).replace(" ", "_"))
             return 1

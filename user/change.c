@@ -109,8 +109,8 @@ static int check_capacity(struct store *s, const struct dp_maps *m, const struct
 	uint32_t cap;
 
 	for (size_t i = 0; i < n; i++) {
-		if (c[i].op != CHANGE_BE_ADD)
-			continue; /* svc add is bounded when parsed */
+		if (c[i].op != CHANGE_BE_ADD && c[i].op != CHANGE_SVC_SET)
+			continue;
 		if (store_svc_nbe(s, &c[i].svc, &nbe)) {
 			p_err("cannot read the store: %s", store_errmsg(s));
 			return -EIO;
@@ -118,6 +118,13 @@ static int check_capacity(struct store *s, const struct dp_maps *m, const struct
 		if (nbe > SVCBPF_MAX_SVC_BACKENDS) {
 			p_err("%scannot %s: more than %d backends for one service", c[i].where,
 			      what, SVCBPF_MAX_SVC_BACKENDS);
+			return -E2BIG;
+		}
+		/* Every backend must be able to own a slot. */
+		if (m->svc >= 0 && nbe > m->maglev_m) {
+			p_err("%scannot %s: %zu backends, more than the %u Maglev slots "
+			      "(--maglev-size)",
+			      c[i].where, what, nbe, m->maglev_m);
 			return -E2BIG;
 		}
 	}
@@ -323,7 +330,7 @@ int cli_apply(struct change *c, size_t n, const char *what)
 	uint32_t *gone = NULL;
 	uint64_t t0, t1;
 	size_t ngone;
-	int lock, ret, r;
+	int lock, ret;
 
 	if (collecting)
 		return collect(c, n);
@@ -378,6 +385,7 @@ int cli_apply(struct change *c, size_t n, const char *what)
 		for (int pass = 0; pass < 2; pass++) {
 			for (size_t i = 0; i < n; i++) {
 				size_t nbe;
+				int r;
 
 				if (i && !cmp_change_svc(&c[i - 1], &c[i]))
 					continue;
@@ -389,15 +397,21 @@ int cli_apply(struct change *c, size_t n, const char *what)
 			}
 		}
 	}
-	/* Backends the change dropped: freed now that no table names them. */
-	r = store_take_gone(s, &gone, &ngone);
-	if (!r)
-		r = dp_remove_backends(&m, gone, ngone);
-	if (r)
-		p_err("store updated, maps not (run 'svcbpf sync'): cannot free backends: %s",
-		      strerror(-r));
-	ret = ret ? ret : r;
-	free(gone);
+	/*
+	 * Backends the change dropped: freed now that no table names them. Not
+	 * after a failed switch, whose old table may still name them: the
+	 * 'svcbpf sync' the error asks for frees them by difference.
+	 */
+	if (!ret) {
+		ret = store_take_gone(s, &gone, &ngone);
+		if (!ret)
+			ret = dp_remove_backends(&m, gone, ngone);
+		if (ret)
+			p_err("store updated, maps not (run 'svcbpf sync'): cannot free "
+			      "backends: %s",
+			      strerror(-ret));
+		free(gone);
+	}
 	apply_stats.maps_us = now_us() - t1;
 out:
 	store_close(s);

@@ -30,7 +30,8 @@ static int ct_help(int argc, char **argv)
 		"\n"
 		"'list' prints every live tracked flow (client -> service -> backend), its\n"
 		"state and the seconds it has left without traffic. 'flush' forgets the\n"
-		"flows of one service, or all: their next packets choose a backend anew.\n");
+		"flows and client affinities of one service, or of all: their next\n"
+		"packets choose a backend anew.\n");
 	return EXIT_OK;
 }
 
@@ -160,7 +161,7 @@ static int do_ct_flush(int argc, char **argv)
 	struct ct_key *k = NULL;
 	struct ct_value *v = NULL;
 	struct l4addr svc = { 0 };
-	size_t n, nsel = 0, gone, flows = 0;
+	size_t n, nsel = 0, gone, flows = 0, naff;
 	int given = ct_args(argc, argv, "flush", &svc), ret, lock;
 
 	if (given < 0)
@@ -187,8 +188,11 @@ static int do_ct_flush(int argc, char **argv)
 		k[nsel++] = k[i];
 	}
 	gone = dp_ct_delete(&m, k, nsel);
+	/* Affinities too: every next flow chooses anew. */
+	naff = dp_aff_flush(&m, given ? &svc : NULL);
 	out_uint(PRINT_ANY, "flushed", "flushed %lu flows", flows);
-	out_uint(PRINT_ANY, "entries", " (%lu conntrack entries)\n", gone);
+	out_uint(PRINT_ANY, "entries", " (%lu conntrack entries", gone);
+	out_uint(PRINT_ANY, "affinities", ", %lu client affinities)\n", naff);
 	free(k);
 	free(v);
 	maps_close(&m);

@@ -511,6 +511,8 @@ static int do_svc_explain(int argc, char **argv)
 			owned += table[i] == (uint32_t)pick->id;
 		out_fp("maglev      ");
 		out_backend("maglev_backend", pick, owned, m_size);
+	} else {
+		out_null(PRINT_JSON, "maglev_backend", NULL, NULL);
 	}
 	out_string(PRINT_ANY, "reason", "reason      %s\n", reason);
 	if (chosen) {

@@ -519,6 +519,51 @@ static void unlink_legacy(const char *pin_dir)
 	}
 }
 
+static int list_ifaces(const char *pin_dir, char (**out)[IF_NAMESIZE], int *n);
+
+/*
+ * Over an earlier layout, every interface it is attached to moves to the
+ * new programs in this one load: one left behind would keep reading maps
+ * nothing updates any more.
+ */
+static int check_legacy(const char *pin_dir, char *const *ifnames, int n, char err[ERR_LEN])
+{
+	char(*loaded)[IF_NAMESIZE] = NULL;
+	int nloaded, ret;
+
+	if (!pinned_max_entries(pin_dir, legacy_pins[0]))
+		return 0;
+	ret = list_ifaces(pin_dir, &loaded, &nloaded);
+	for (int i = 0; !ret && i < nloaded; i++) {
+		bool named = false;
+
+		for (int j = 0; j < n && !named; j++)
+			named = !strcmp(loaded[i], ifnames[j]);
+		if (!named)
+			ret = fail(err, EINVAL,
+				   "cannot upgrade: svcbpf 0.1 is attached to %s too; load all its "
+				   "interfaces at once",
+				   loaded[i]);
+	}
+	free(loaded);
+	return ret;
+}
+
+/* The maps of a loaded @skel, as the reconciler takes them. */
+static struct dp_maps maps_of(const struct svcbpf_bpf *skel, uint32_t maglev_m)
+{
+	return (struct dp_maps){
+		.svc = bpf_map__fd(skel->maps.svcbpf_svc_v2),
+		.be = bpf_map__fd(skel->maps.svcbpf_be_v1),
+		.mag = bpf_map__fd(skel->maps.svcbpf_mag_v1),
+		.ct = bpf_map__fd(skel->maps.svcbpf_ct_v2),
+		.cnt = bpf_map__fd(skel->maps.svcbpf_cnt_v1),
+		.aff = bpf_map__fd(skel->maps.svcbpf_aff_v1),
+		.cfg = bpf_map__fd(skel->maps.svcbpf_cfg_v1),
+		.maglev_m = maglev_m,
+	};
+}
+
 int dp_load_unpinned(struct svcbpf_bpf *skel, struct dp_maps *m)
 {
 	struct svcbpf_cfg cfg = { .maglev_m = SVCBPF_MAGLEV_M,
@@ -541,16 +586,7 @@ int dp_load_unpinned(struct svcbpf_bpf *skel, struct dp_maps *m)
 	close(tmpl);
 	if (ret)
 		return ret;
-	*m = (struct dp_maps){
-		.svc = bpf_map__fd(skel->maps.svcbpf_svc_v2),
-		.be = bpf_map__fd(skel->maps.svcbpf_be_v1),
-		.mag = bpf_map__fd(skel->maps.svcbpf_mag_v1),
-		.ct = bpf_map__fd(skel->maps.svcbpf_ct_v2),
-		.cnt = bpf_map__fd(skel->maps.svcbpf_cnt_v1),
-		.aff = bpf_map__fd(skel->maps.svcbpf_aff_v1),
-		.cfg = bpf_map__fd(skel->maps.svcbpf_cfg_v1),
-		.maglev_m = cfg.maglev_m,
-	};
+	*m = maps_of(skel, cfg.maglev_m);
 	return dp_cfg_write(m, &cfg);
 }
 
@@ -570,14 +606,23 @@ static bool is_ethernet(const char *ifname)
 }
 
 /* Does the store fit the maps as sized? */
-static int check_fits(const struct svcbpf_bpf *skel, const struct model *md, char err[ERR_LEN])
+static int check_fits(const struct svcbpf_bpf *skel, const struct model *md, uint32_t maglev_m,
+		      char err[ERR_LEN])
 {
 	uint32_t max_svc = bpf_map__max_entries(skel->maps.svcbpf_svc_v2);
 	uint32_t max_be = bpf_map__max_entries(skel->maps.svcbpf_be_v1) - SVCBPF_BE_HEADROOM;
 	size_t nbe = 0;
 
-	for (size_t i = 0; i < md->n; i++)
+	for (size_t i = 0; i < md->n; i++) {
+		char buf[ADDR_STR_LEN];
+
 		nbe += md->svc[i].nbe;
+		if (md->svc[i].nbe > maglev_m)
+			return fail(err, E2BIG,
+				    "cannot load: %s has %zu backends, more than --maglev-size %u",
+				    fmt_l4addr(buf, &md->svc[i].addr, true), md->svc[i].nbe,
+				    maglev_m);
+	}
 	if (md->n > max_svc)
 		return fail(err, E2BIG,
 			    "cannot load: the store holds %zu services (--max-services %u)", md->n,
@@ -625,6 +670,9 @@ int dp_load(const char *pin_dir, char *const *ifnames, int n, const struct load_
 	fresh = !pinned_max_entries(pin_dir, SVCBPF_MAP_SVC) &&
 		!pinned_max_entries(pin_dir, legacy_pins[0]);
 
+	ret = check_legacy(pin_dir, ifnames, n, err);
+	if (ret)
+		return ret;
 	skel = svcbpf_bpf__open_opts(&oo);
 	if (!skel)
 		return fail(err, errno, "cannot open the BPF object: %s", strerror(errno));
@@ -654,7 +702,7 @@ int dp_load(const char *pin_dir, char *const *ifnames, int n, const struct load_
 		skel->rodata->maglev_m = cfg.maglev_m;
 	}
 	if (!ret)
-		ret = check_fits(skel, md, err);
+		ret = check_fits(skel, md, cfg.maglev_m, err);
 	if (ret)
 		goto out;
 
@@ -666,16 +714,7 @@ int dp_load(const char *pin_dir, char *const *ifnames, int n, const struct load_
 	}
 
 	/* Fill the maps before any program can see them. */
-	maps = (struct dp_maps){
-		.svc = bpf_map__fd(skel->maps.svcbpf_svc_v2),
-		.be = bpf_map__fd(skel->maps.svcbpf_be_v1),
-		.mag = bpf_map__fd(skel->maps.svcbpf_mag_v1),
-		.ct = bpf_map__fd(skel->maps.svcbpf_ct_v2),
-		.cnt = bpf_map__fd(skel->maps.svcbpf_cnt_v1),
-		.aff = bpf_map__fd(skel->maps.svcbpf_aff_v1),
-		.cfg = bpf_map__fd(skel->maps.svcbpf_cfg_v1),
-		.maglev_m = cfg.maglev_m,
-	};
+	maps = maps_of(skel, cfg.maglev_m);
 	ret = dp_cfg_write(&maps, &cfg);
 	if (ret) {
 		fail(err, ret, "cannot write the settings: %s", strerror(-ret));
@@ -732,10 +771,10 @@ int dp_load(const char *pin_dir, char *const *ifnames, int n, const struct load_
 	}
 	if (!ret)
 		unlink_legacy(pin_dir);
+out:
 	/* A failed reload leaves the settings as they were. */
 	if (ret && maps.cfg >= 0 && old_cfg.maglev_m)
 		dp_cfg_write(&maps, &old_cfg);
-out:
 	svcbpf_bpf__destroy(skel);
 	if (tmpl >= 0)
 		close(tmpl);

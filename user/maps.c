@@ -302,6 +302,7 @@ int dp_sync_service(const struct dp_maps *m, const struct svc_rec *r, char err[E
 	struct svc_key key = svc_key_of(&r->addr);
 	struct svc_value val = dp_svc_value_of(r), old;
 	uint32_t *slots, *cur;
+	bool have_old;
 	int owners, ret;
 
 	if (r->id <= 0 || r->id > INT32_MAX) {
@@ -327,10 +328,14 @@ int dp_sync_service(const struct dp_maps *m, const struct svc_rec *r, char err[E
 		return map_err(err, "Maglev", &r->addr, -ret);
 
 	/* 3. The service entry, when it is new or its settings changed. */
-	if (!bpf_map_lookup_elem(m->svc, &key, &old) && !memcmp(&old, &val, sizeof(val)))
+	have_old = !bpf_map_lookup_elem(m->svc, &key, &old);
+	if (have_old && !memcmp(&old, &val, sizeof(val)))
 		return 0;
 	if (bpf_map_update_elem(m->svc, &key, &val, BPF_ANY))
 		return map_err(err, "service", &r->addr, errno);
+	/* Deleted and added again (one batch): the old id's table goes. */
+	if (have_old && old.id != val.id)
+		bpf_map_delete_elem(m->mag, &old.id);
 	return 0;
 }
 
@@ -513,6 +518,30 @@ static size_t delete_many(int fd, const void *keys, size_t ksz, size_t n)
 size_t dp_ct_delete(const struct dp_maps *m, const struct ct_key *keys, size_t n)
 {
 	return delete_many(m->ct, keys, sizeof(*keys), n);
+}
+
+size_t dp_aff_flush(const struct dp_maps *m, const struct l4addr *svc)
+{
+	struct svc_key key;
+	struct svc_value v;
+	struct aff_key *ak;
+	struct aff_value *av;
+	size_t n, k = 0;
+
+	if (svc) {
+		key = svc_key_of(svc);
+		if (bpf_map_lookup_elem(m->svc, &key, &v))
+			return 0;
+	}
+	if (map_read_all(m->aff, sizeof(*ak), sizeof(*av), (void **)&ak, (void **)&av, &n))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!svc || ak[i].svc_id == v.id)
+			ak[k++] = ak[i];
+	k = delete_many(m->aff, ak, sizeof(*ak), k);
+	free(ak);
+	free(av);
+	return k;
 }
 
 static int cmp_u32(const void *a, const void *b)

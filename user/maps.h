@@ -88,6 +88,9 @@ int dp_table_create(uint32_t maglev_m);
 /* Kernel memory one Maglev table costs (a live one's fdinfo, else an estimate). */
 uint64_t dp_table_memory(const struct dp_maps *m);
 
+/* Forget the client-IP affinities to @svc (NULL: every service); returns how many. */
+size_t dp_aff_flush(const struct dp_maps *m, const struct l4addr *svc);
+
 /* A service's flags and affinity timeout as the service map holds them. */
 struct svc_value dp_svc_value_of(const struct svc_rec *r);
 

@@ -472,9 +472,9 @@ explain_many() {
 	local before
 	before=$(snapshot)
 	ok ct flush
-	assert_eq "ct flush of an empty table" "flushed 0 flows (0 conntrack entries)" "$output"
+	assert_eq "ct flush of an empty table" "flushed 0 flows (0 conntrack entries, 0 client affinities)" "$output"
 	ok ct flush 10.96.0.50:80 -o json
-	assert_eq "ct flush VIP -o json" '{"flushed":0,"entries":0}' "$(jq -c . <<<"$output")"
+	assert_eq "ct flush VIP -o json" '{"flushed":0,"entries":0,"affinities":0}' "$(jq -c . <<<"$output")"
 	assert_eq "state after flushing an empty table" "$before" "$(snapshot)"
 	bad 2 "^svcbpf: -:1: unknown command 'ct'" batch - <<<"ct list"
 	bad 2 "ct flush: too many arguments" ct flush 10.96.0.50:80 extra

@@ -589,6 +589,58 @@ static void test_ct_tcp_states(void **state)
 	expect_states(&s, be, SVCBPF_CT_CLOSED, SVCBPF_CT_CLOSED);
 }
 
+/*
+ * A connection idle for longer than the fin timeout (but not the tcp one)
+ * still closes cleanly both ways: a FIN refreshes the other side's entry as
+ * it moves it to closing, so the peer's FIN-ACK is still translated back,
+ * and the last ACK still reaches the same backend.
+ */
+static void test_ct_idle_close(void **state)
+{
+	static struct mirror mi;
+	const struct be_rec *be;
+	struct pkt_spec s, r;
+	struct ct_key fk, rk;
+	struct l4addr src;
+	int round;
+
+	(void)state;
+	mirror_init(&mi, &svc_ct);
+	for (round = 0; round < 2; round++) {
+		/* Round 0: the client closes first; round 1: the backend does. */
+		s = to_svc(&svc_ct, 0x0af41601, (uint16_t)(42100 + round), TCP_SYN);
+		be = mirror_pick(&mi, &s);
+		expect_dnat(TC_IN, &s, be);
+		s.tcp_flags = TCP_ACK;
+		expect_dnat(TC_IN, &s, be);
+		r = reply_of(&s, &be->addr, TCP_ACK);
+		src = xlate(TC_EG, &r, false);
+		assert_true(l4_eq(&src, &svc_ct.addr));
+		expect_states(&s, be, SVCBPF_CT_ESTABLISHED, SVCBPF_CT_ESTABLISHED);
+
+		fk = fwd_key(&s);
+		rk = rev_key(&s, &be->addr);
+		ct_backdate(&fk, SVCBPF_CT_TIMEOUT_FIN + 5);
+		ct_backdate(&rk, SVCBPF_CT_TIMEOUT_FIN + 5);
+		if (round == 0) {
+			s.tcp_flags = TCP_FIN_ACK;
+			expect_dnat(TC_IN, &s, be);
+			r.tcp_flags = TCP_FIN_ACK;
+			src = xlate(TC_EG, &r, false);
+			assert_true(l4_eq(&src, &svc_ct.addr));
+		} else {
+			r.tcp_flags = TCP_FIN_ACK;
+			src = xlate(TC_EG, &r, false);
+			assert_true(l4_eq(&src, &svc_ct.addr));
+			s.tcp_flags = TCP_FIN_ACK;
+			expect_dnat(TC_IN, &s, be);
+		}
+		expect_states(&s, be, SVCBPF_CT_CLOSING, SVCBPF_CT_CLOSING);
+		s.tcp_flags = TCP_ACK;
+		expect_dnat(TC_IN, &s, be);
+	}
+}
+
 /* A RST from either side closes both; a SYN after it is a new flow. */
 static void test_ct_tcp_rst(void **state)
 {
@@ -728,7 +780,7 @@ static void test_ct_expiry(void **state)
 	s = to_svc(&svc_ctu, 0x0af41501, 42003, 0);
 	be = mirror_pick(&miu, &s);
 	expect_dnat(TC_IN, &s, be);
-	check_expiry(&s, be, 0, short_cfg.ct_timeout_udp, SVCBPF_CT_NEW, "udp");
+	check_expiry(&s, be, 0, short_cfg.ct_timeout_udp, SVCBPF_CT_ESTABLISHED, "udp");
 
 	/* An expired reverse entry translates nothing; a live one does. */
 	s = to_svc(&svc_ct, 0x0af41501, 42004, TCP_SYN);
@@ -1122,6 +1174,7 @@ int main(void)
 		cmocka_unit_test_setup(test_mirror_xdp, setup_test),
 		cmocka_unit_test_setup(test_ct_tcp_states, setup_test),
 		cmocka_unit_test_setup(test_ct_tcp_rst, setup_test),
+		cmocka_unit_test_setup(test_ct_idle_close, setup_test),
 		cmocka_unit_test_setup_teardown(test_ct_expiry, setup_test, restore_cfg),
 		cmocka_unit_test_setup(test_affinity, setup_test),
 		cmocka_unit_test_setup(test_remove_backend, setup_test),
