@@ -305,7 +305,9 @@ static __always_inline struct backend_value *maglev4_pick(const struct pkt4 *p,
 /*
  * Pick the backend for @p, addressed to @svc: the tracked one, else the
  * client's affinity backend, else the Maglev choice. Returns SVCBPF_CONTINUE
- * with @nat filled, or a drop reason.
+ * with @nat filled, SVCBPF_REJECT when the service has no backend for it
+ * (no Maglev table: every backend gone, draining or at weight 0), or a drop
+ * reason.
  */
 static __always_inline int lb4_select(const struct pkt4 *p, const struct svc_value *svc,
 				      struct nat4 *nat)
@@ -333,7 +335,7 @@ static __always_inline int lb4_select(const struct pkt4 *p, const struct svc_val
 	if (!be)
 		be = maglev4_pick(p, svc, &be_id);
 	if (!be)
-		return VERDICT_DROP(SVCBPF_CNT_DROP_NO_BACKEND);
+		return SVCBPF_REJECT;
 	if (affinity)
 		aff4_record(p, svc, be_id, now);
 

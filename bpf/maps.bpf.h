@@ -92,12 +92,12 @@ struct {
 	__type(key, __u32);
 	__type(value, struct counter_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} svcbpf_cnt_v1 SEC(".maps");
+} svcbpf_cnt_v2 SEC(".maps");
 
 /* Count one packet of @len bytes under @idx (enum svcbpf_counter). */
 static __always_inline void counter_add(__u32 idx, __u32 len)
 {
-	struct counter_value *c = bpf_map_lookup_elem(&svcbpf_cnt_v1, &idx);
+	struct counter_value *c = bpf_map_lookup_elem(&svcbpf_cnt_v2, &idx);
 
 	if (c) {
 		c->packets++;

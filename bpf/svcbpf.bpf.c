@@ -5,11 +5,13 @@
  * through its hook's rewrite helper, and turns the result into a counter
  * and a verdict.
  *
- *   svcbpf_tc_ingress   DNAT: ClusterIP:port -> backend, new flows tracked
+ *   svcbpf_tc_ingress   DNAT: ClusterIP:port -> backend, new flows tracked;
+ *                       a service with no backend answers with a TCP RST or
+ *                       ICMP port unreachable, sent back to the client
  *   svcbpf_tc_egress    reverse NAT: a tracked reply's source -> ClusterIP:port
  *   svcbpf_xdp_ingress  DNAT in XDP for tracked TCP packets with a complete
- *                       checksum; connection starts, UDP and checksum-partial
- *                       packets pass to svcbpf_tc_ingress
+ *                       checksum; connection starts, UDP, checksum-partial
+ *                       packets and those to reject pass to svcbpf_tc_ingress
  */
 #include <stdbool.h>
 #include <linux/bpf.h>
@@ -21,6 +23,7 @@
 #include "maps.bpf.h"
 #include "nat.bpf.h"
 #include "parse.bpf.h"
+#include "reject.bpf.h"
 #include "verdict.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -96,6 +99,14 @@ int svcbpf_tc_ingress(struct __sk_buff *skb)
 	}
 
 	ret = lb4_select(&p, svc, &nat);
+	if (ret == SVCBPF_REJECT) {
+		/* No backend: the client hears so at once, as from kube-proxy's REJECT. */
+		ret = reject4_skb(skb, &p);
+		if (ret == SVCBPF_CONTINUE) {
+			counter_add(SVCBPF_CNT_REJECT, p.len);
+			return bpf_redirect(skb->ifindex, 0);
+		}
+	}
 	if (ret == SVCBPF_CONTINUE)
 		ret = nat4_rewrite_skb(skb, &p, true, &nat);
 	if (ret == SVCBPF_CONTINUE)
@@ -155,6 +166,11 @@ int svcbpf_xdp_ingress(struct xdp_md *ctx)
 	}
 
 	ret = lb4_select(&p, svc, &nat);
+	if (ret == SVCBPF_REJECT) {
+		/* The reply is built by tc, which can resize the packet. */
+		counter_add(SVCBPF_CNT_XDP_DEFER, p.len);
+		return XDP_PASS;
+	}
 	if (ret == SVCBPF_CONTINUE)
 		ret = nat4_rewrite_xdp(&p, true, &nat);
 	if (ret == SVCBPF_CONTINUE)

@@ -3,8 +3,10 @@
  * verdict.bpf.h - what helpers return.
  *
  * Helpers never return a bare -1: they return SVCBPF_CONTINUE (go on),
- * SVCBPF_PASS (not ours: leave the packet exactly as it came), a pass
- * reason (leave it untouched, but count why) or a negative drop reason.
+ * SVCBPF_PASS (not ours: leave the packet exactly as it came),
+ * SVCBPF_REJECT (for a service with no backend: answer the client with a
+ * reset or an ICMP error), a pass reason (leave it untouched, but count
+ * why) or a negative drop reason.
  * Reasons are enum svcbpf_counter values; only the entry points turn them
  * into a counter update and a hook verdict.
  */
@@ -13,6 +15,7 @@
 
 #define SVCBPF_CONTINUE 0
 #define SVCBPF_PASS 1
+#define SVCBPF_REJECT 2
 
 #define VERDICT_REASON_FLAG 0x100
 #define VERDICT_PASS(cnt) (VERDICT_REASON_FLAG | (cnt))

@@ -23,7 +23,7 @@
 #define SVCBPF_MAP_BE "svcbpf_be_v1"
 #define SVCBPF_MAP_MAGLEV "svcbpf_mag_v1"
 #define SVCBPF_MAP_CT "svcbpf_ct_v2"
-#define SVCBPF_MAP_CNT "svcbpf_cnt_v1"
+#define SVCBPF_MAP_CNT "svcbpf_cnt_v2"
 #define SVCBPF_MAP_AFF "svcbpf_aff_v1"
 #define SVCBPF_MAP_CFG "svcbpf_cfg_v1"
 
@@ -176,10 +176,11 @@ enum svcbpf_counter {
 	SVCBPF_CNT_DNAT_EST, /* packet of a tracked flow translated */
 	SVCBPF_CNT_REVNAT, /* reply translated back to the service */
 	SVCBPF_CNT_XDP_DEFER, /* XDP left it to tc: a connection start, UDP, a checksum seed */
-	SVCBPF_CNT_DROP_NO_BACKEND, /* service without a backend */
+	SVCBPF_CNT_DROP_NO_BACKEND, /* service without a backend, not answered: a RST, no unicast source */
 	SVCBPF_CNT_PASS_FRAGMENT, /* IPv4 fragment: passed untranslated */
 	SVCBPF_CNT_PASS_MALFORMED, /* bad or truncated header: passed untouched */
 	SVCBPF_CNT_DROP_REWRITE, /* a rewrite helper failed mid-packet */
+	SVCBPF_CNT_REJECT, /* service without a backend: answered with a TCP RST or ICMP error */
 	SVCBPF_CNT_MAX,
 };
 

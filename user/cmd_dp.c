@@ -21,6 +21,7 @@ static const char *const counter_names[SVCBPF_CNT_MAX] = {
 	[SVCBPF_CNT_PASS_FRAGMENT] = "pass_fragment",
 	[SVCBPF_CNT_PASS_MALFORMED] = "pass_malformed",
 	[SVCBPF_CNT_DROP_REWRITE] = "drop_rewrite_failed",
+	[SVCBPF_CNT_REJECT] = "reject_no_backend",
 };
 
 static int load_help(int argc, char **argv)

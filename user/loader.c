@@ -474,9 +474,11 @@ static void detach_hook(const char *pin_dir, const char *ifname, enum hook_id ho
 
 /*
  * Pins of earlier map layouts (version 0.1: per-table slot map, conntrack
- * without TCP state). A load replaces them; their names never come back.
+ * without TCP state; counters before reject_no_backend). A load replaces
+ * them; their names never come back.
  */
-static const char *const legacy_pins[] = { "svcbpf_svc_v1", "svcbpf_slot_v1", "svcbpf_ct_v1" };
+static const char *const legacy_pins[] = { "svcbpf_svc_v1", "svcbpf_slot_v1", "svcbpf_ct_v1",
+					   "svcbpf_cnt_v1" };
 
 /*
  * Carry the tracked flows of a 0.1 conntrack map over to the new one, so an
@@ -557,7 +559,7 @@ static struct dp_maps maps_of(const struct svcbpf_bpf *skel, uint32_t maglev_m)
 		.be = bpf_map__fd(skel->maps.svcbpf_be_v1),
 		.mag = bpf_map__fd(skel->maps.svcbpf_mag_v1),
 		.ct = bpf_map__fd(skel->maps.svcbpf_ct_v2),
-		.cnt = bpf_map__fd(skel->maps.svcbpf_cnt_v1),
+		.cnt = bpf_map__fd(skel->maps.svcbpf_cnt_v2),
 		.aff = bpf_map__fd(skel->maps.svcbpf_aff_v1),
 		.cfg = bpf_map__fd(skel->maps.svcbpf_cfg_v1),
 		.maglev_m = maglev_m,

@@ -73,24 +73,34 @@ static inline uint32_t pkt_pseudo_sum(uint8_t *f)
 	return sum + ip->protocol + l4len;
 }
 
+/* The L4 checksum field: TCP, UDP, or ICMP (bytes 2-3 of its header). */
 static inline uint16_t *pkt_l4_check(uint8_t *f)
 {
 	uint8_t *l4 = pkt_l4(f);
 
-	return pkt_ip(f)->protocol == IPPROTO_TCP ? &((struct tcphdr *)l4)->check :
-						    &((struct udphdr *)l4)->check;
+	switch (pkt_ip(f)->protocol) {
+	case IPPROTO_TCP:
+		return &((struct tcphdr *)l4)->check;
+	case IPPROTO_UDP:
+		return &((struct udphdr *)l4)->check;
+	default:
+		return (uint16_t *)(l4 + 2);
+	}
 }
 
-/* Full L4 checksum of the frame, as it should be in the field (network order). */
+/*
+ * Full L4 checksum of the frame, as it should be in the field (network
+ * order). ICMP covers its message only, no pseudo-header (RFC 792).
+ */
 static inline uint16_t pkt_l4_csum(uint8_t *f)
 {
 	struct iphdr *ip = pkt_ip(f);
 	uint16_t l4len = (uint16_t)(ntohs(ip->tot_len) - ip->ihl * 4);
 	uint16_t *check = pkt_l4_check(f), saved = *check, c;
-	uint32_t sum;
+	uint32_t sum = ip->protocol == IPPROTO_ICMP ? 0 : pkt_pseudo_sum(f);
 
 	*check = 0;
-	sum = csum_add_bytes(pkt_pseudo_sum(f), pkt_l4(f), l4len);
+	sum = csum_add_bytes(sum, pkt_l4(f), l4len);
 	*check = saved;
 	c = (uint16_t)~csum_fold_host(sum);
 	if (ip->protocol == IPPROTO_UDP && c == 0)

@@ -53,6 +53,7 @@ static struct svc_rec svc_udp = { .id = 2,
 				  .nbe = 1,
 				  .be = udp_be };
 static struct svc_rec svc_empty = { .id = 3, .addr = { VIP_EMPTY, 80, IPPROTO_TCP } };
+static struct svc_rec svc_empty_udp = { .id = 4, .addr = { VIP_EMPTY, 53, IPPROTO_UDP } };
 
 enum prog { TC_IN, TC_EG, XDP_IN };
 static const char *const prog_name[] = { "tc ingress", "tc egress", "xdp" };
@@ -476,21 +477,228 @@ static void test_xdp_defers_seed(void **state)
 	assert_int_equal(counter(SVCBPF_CNT_XDP_DEFER), before + 2);
 }
 
-static void test_no_backend(void **state)
+/*
+ * The reply to a request to a service without backends: the request's
+ * Ethernet addresses swapped and a fresh IPv4 header (no options, TOS 0,
+ * id 0, DF, TTL 64) from the ClusterIP back to the client, carrying @l4len
+ * bytes of @proto. Returns where the L4 header goes.
+ */
+static uint8_t *reply_headers(uint8_t *exp, const uint8_t *in, uint8_t proto, size_t l4len)
 {
-	uint64_t before = counter(SVCBPF_CNT_DROP_NO_BACKEND);
-	struct pkt_spec s = syn(40040);
-	uint8_t in[PKT_MAX], out[PKT_MAX];
-	size_t len, out_len;
+	const struct ethhdr *req_eth = (const struct ethhdr *)in;
+	const struct iphdr *req_ip = (const struct iphdr *)(in + ETH_HLEN);
+	struct ethhdr *eth = (struct ethhdr *)exp;
+	struct iphdr *ip = pkt_ip(exp);
+
+	memset(exp, 0, ETH_HLEN + sizeof(*ip) + l4len);
+	memcpy(eth->h_dest, req_eth->h_source, ETH_ALEN);
+	memcpy(eth->h_source, req_eth->h_dest, ETH_ALEN);
+	eth->h_proto = htons(ETH_P_IP);
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->tot_len = htons((uint16_t)(sizeof(*ip) + l4len));
+	ip->frag_off = htons(0x4000); /* DF */
+	ip->ttl = 64;
+	ip->protocol = proto;
+	ip->saddr = req_ip->daddr;
+	ip->daddr = req_ip->saddr;
+	return exp + ETH_HLEN + sizeof(*ip);
+}
+
+/* Run tc ingress on a request to a service without backends: the reply comes back redirected. */
+static size_t run_reject(const uint8_t *in, size_t len, uint8_t *out, const char *what)
+{
+	size_t out_len;
+	int ret = run(TC_IN, in, len, out, &out_len);
+
+	if (ret != TC_ACT_REDIRECT)
+		fail_msg("%s: verdict %d, expected TC_ACT_REDIRECT (%d)", what, ret,
+			 TC_ACT_REDIRECT);
+	if (!pkt_csums_ok(out))
+		fail_msg("%s: the reply's checksums do not verify from scratch", what);
+	return out_len;
+}
+
+/*
+ * TCP to a service without backends gets a reset built from the request
+ * (RFC 793, "Reset Generation"): with ACK, RST seq = its ack_seq; without,
+ * RST|ACK seq 0, ack = seq + data + SYN + FIN. Options and data are cut.
+ */
+static void test_reject_tcp(void **state)
+{
+	const struct {
+		const char *what;
+		uint8_t flags, opt_words, doff;
+		uint16_t payload, pad; /* payload: after the 20-byte TCP header */
+		uint32_t seq, ack_seq; /* the request's */
+		uint8_t rst_flags;
+		uint32_t rst_seq, rst_ack;
+	} cases[] = {
+		{ "SYN", 0x02, 0, 5, 0, 0, 0x01020304, 0, 0x14, 0, 0x01020305 },
+		{ "SYN with data and IP options", 0x02, 3, 5, 10, 0, 0x01020304, 0, 0x14, 0,
+		  0x0102030f },
+		{ "SYN with TCP options and data", 0x02, 0, 8, 30, 0, 0x01020304, 0, 0x14, 0,
+		  0x01020317 },
+		{ "SYN with Ethernet padding", 0x02, 0, 5, 0, 6, 0x01020304, 0, 0x14, 0,
+		  0x01020305 },
+		{ "SYN, the acknowledgment wraps", 0x02, 0, 5, 0, 0, 0xffffffff, 0, 0x14, 0, 0 },
+		{ "PSH|ACK with data", 0x18, 0, 5, 100, 0, 0x01020304, 0xa0b0c0d0, 0x04, 0xa0b0c0d0,
+		  0 },
+		{ "ACK, IHL 15", 0x10, 10, 5, 20, 0, 0x01020304, 0x55667788, 0x04, 0x55667788, 0 },
+		{ "FIN|ACK", 0x11, 0, 5, 0, 0, 0x01020304, 0x11223344, 0x04, 0x11223344, 0 },
+		{ "FIN with data, no ACK", 0x01, 0, 5, 5, 0, 0x01020304, 0, 0x14, 0, 0x0102030a },
+		{ "no flags at all, data", 0x00, 0, 5, 7, 0, 0x01020304, 0, 0x14, 0, 0x0102030b },
+	};
+	uint64_t rejects = counter(SVCBPF_CNT_REJECT), dnat = counter(SVCBPF_CNT_DNAT_NEW);
+	uint8_t in[PKT_MAX], out[PKT_MAX], exp[PKT_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pkt_spec s = syn((uint16_t)(41000 + i));
+		struct tcphdr *req, *th;
+		size_t len, out_len;
+		char what[96];
+
+		snprintf(what, sizeof(what), "reset for %s", cases[i].what);
+		s.daddr = VIP_EMPTY;
+		s.opt_words = cases[i].opt_words;
+		s.payload = cases[i].payload;
+		len = pkt_build(in, &s);
+		req = (struct tcphdr *)pkt_l4(in);
+		((uint8_t *)req)[13] = cases[i].flags;
+		req->doff = cases[i].doff;
+		req->seq = htonl(cases[i].seq);
+		req->ack_seq = htonl(cases[i].ack_seq);
+		pkt_fill_csums(in, &s);
+		memset(in + len, 0, cases[i].pad); /* padding past the IP length */
+		len += cases[i].pad;
+
+		th = (struct tcphdr *)reply_headers(exp, in, IPPROTO_TCP, sizeof(*th));
+		th->source = htons(80);
+		th->dest = htons(s.sport);
+		th->seq = htonl(cases[i].rst_seq);
+		th->ack_seq = htonl(cases[i].rst_ack);
+		th->doff = 5;
+		((uint8_t *)th)[13] = cases[i].rst_flags;
+		pkt_fill_csums(exp, NULL);
+
+		out_len = run_reject(in, len, out, what);
+		assert_frames_equal(out, out_len, exp, ETH_HLEN + 40, what);
+	}
+	assert_int_equal(counter(SVCBPF_CNT_REJECT), rejects + sizeof(cases) / sizeof(cases[0]));
+	assert_int_equal(counter(SVCBPF_CNT_DNAT_NEW), dnat);
+}
+
+/*
+ * No answer, and no translation either: a reset (RFC 793 never answers
+ * one), or a source that names no single host (RFC 1122 3.2.2).
+ */
+static void test_reject_not_answered(void **state)
+{
+	const struct {
+		const char *what;
+		uint32_t saddr;
+		uint8_t proto, flags;
+	} cases[] = {
+		{ "RST", CLIENT, IPPROTO_TCP, 0x04 },
+		{ "RST|ACK", CLIENT, IPPROTO_TCP, 0x14 },
+		{ "SYN from 0.0.0.0", 0, IPPROTO_TCP, 0x02 },
+		{ "SYN from 255.255.255.255", 0xffffffff, IPPROTO_TCP, 0x02 },
+		{ "UDP from 224.0.0.5", 0xe0000005, IPPROTO_UDP, 0 },
+		{ "UDP from 240.0.0.1", 0xf0000001, IPPROTO_UDP, 0 },
+	};
+	uint64_t rejects = counter(SVCBPF_CNT_REJECT);
+	uint64_t drops = counter(SVCBPF_CNT_DROP_NO_BACKEND);
+	uint8_t in[PKT_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pkt_spec s = cases[i].proto == IPPROTO_TCP ? syn(41100) : dgram(41100);
+		size_t len;
+
+		s.saddr = cases[i].saddr;
+		s.daddr = VIP_EMPTY;
+		s.tcp_flags = cases[i].flags;
+		len = pkt_build(in, &s);
+		check_untouched(TC_IN, in, len, drop_verdict(TC_IN), cases[i].what);
+	}
+	assert_int_equal(counter(SVCBPF_CNT_REJECT), rejects);
+	assert_int_equal(counter(SVCBPF_CNT_DROP_NO_BACKEND),
+			 drops + sizeof(cases) / sizeof(cases[0]));
+}
+
+/*
+ * UDP to a service without backends gets ICMP port unreachable (type 3,
+ * code 3) quoting the request's IP header, options included, and the first
+ * 8 bytes of its data, unchanged (RFC 792).
+ */
+static void test_reject_udp(void **state)
+{
+	const struct {
+		const char *what;
+		uint16_t payload, pad;
+		uint8_t opt_words;
+		bool no_csum;
+	} cases[] = {
+		{ "a DNS-sized datagram", 29, 0, 0, false },
+		{ "an empty datagram (the reply is longer)", 0, 0, 0, false },
+		{ "IP options, IHL 15", 3, 0, 10, false },
+		{ "IP options, IHL 6", 100, 0, 1, false },
+		{ "a large datagram", 1400, 0, 0, false },
+		{ "no UDP checksum", 12, 0, 0, true },
+		{ "Ethernet padding", 0, 10, 0, false },
+	};
+	uint64_t rejects = counter(SVCBPF_CNT_REJECT);
+	uint8_t in[PKT_MAX], out[PKT_MAX], exp[PKT_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pkt_spec s = dgram((uint16_t)(41200 + i));
+		size_t len, out_len, quote = 20 + 4u * cases[i].opt_words + 8;
+		uint8_t *icmp;
+		char what[96];
+
+		snprintf(what, sizeof(what), "ICMP port unreachable for %s", cases[i].what);
+		s.daddr = VIP_EMPTY;
+		s.payload = cases[i].payload;
+		s.opt_words = cases[i].opt_words;
+		s.udp_no_csum = cases[i].no_csum;
+		len = pkt_build(in, &s);
+		memset(in + len, 0, cases[i].pad);
+		len += cases[i].pad;
+
+		icmp = reply_headers(exp, in, IPPROTO_ICMP, 8 + quote);
+		icmp[0] = 3; /* destination unreachable */
+		icmp[1] = 3; /* port unreachable */
+		memcpy(icmp + 8, in + ETH_HLEN, quote);
+		pkt_fill_csums(exp, NULL);
+
+		out_len = run_reject(in, len, out, what);
+		assert_frames_equal(out, out_len, exp, ETH_HLEN + 20 + 8 + quote, what);
+		if (memcmp(out + ETH_HLEN + 28, in + ETH_HLEN, quote))
+			fail_msg("%s: the quoted header differs from the request's", what);
+	}
+	assert_int_equal(counter(SVCBPF_CNT_REJECT), rejects + sizeof(cases) / sizeof(cases[0]));
+}
+
+/* XDP leaves a service without backends to tc, which answers; it drops nothing itself. */
+static void test_reject_xdp_defers(void **state)
+{
+	uint64_t defer = counter(SVCBPF_CNT_XDP_DEFER), drops = counter(SVCBPF_CNT_DROP_NO_BACKEND);
+	struct pkt_spec s = syn(41300);
+	uint8_t in[PKT_MAX];
+	size_t len;
 
 	(void)state;
 	s.daddr = VIP_EMPTY;
-	len = pkt_build(in, &s);
-	assert_int_equal(run(TC_IN, in, len, out, &out_len), drop_verdict(TC_IN));
 	s.tcp_flags = 0x10; /* XDP sees a service's established packets */
 	len = pkt_build(in, &s);
-	assert_int_equal(run(XDP_IN, in, len, out, &out_len), drop_verdict(XDP_IN));
-	assert_int_equal(counter(SVCBPF_CNT_DROP_NO_BACKEND), before + 2);
+	check_untouched(XDP_IN, in, len, XDP_PASS, "ACK to a service without backends");
+	s.tcp_flags = 0x04;
+	len = pkt_build(in, &s);
+	check_untouched(XDP_IN, in, len, XDP_PASS, "RST to a service without backends");
+	assert_int_equal(counter(SVCBPF_CNT_XDP_DEFER), defer + 2);
+	assert_int_equal(counter(SVCBPF_CNT_DROP_NO_BACKEND), drops);
 }
 
 /* A tracked flow keeps its backend while it exists, whatever else changes. */
@@ -570,8 +778,9 @@ static int setup_group(void **state)
 	}
 	/* New services go through the batched path (what `load` and big batches use). */
 	if (dp_sync_services(&maps,
-			     (const struct svc_rec *const[]){ &svc_tcp, &svc_udp, &svc_empty }, 3,
-			     err)) {
+			     (const struct svc_rec *const[]){ &svc_tcp, &svc_udp, &svc_empty,
+							      &svc_empty_udp },
+			     4, err)) {
 		fprintf(stderr, "cannot program services: %s\n", err);
 		return -1;
 	}
@@ -600,7 +809,10 @@ int main(void)
 		cmocka_unit_test_setup(test_xdp_defers_seed, setup_test),
 		cmocka_unit_test_setup(test_xdp_leaves_starts_to_tc, setup_test),
 		cmocka_unit_test_setup(test_direct_connection_forgets_stale_reply, setup_test),
-		cmocka_unit_test_setup(test_no_backend, setup_test),
+		cmocka_unit_test_setup(test_reject_tcp, setup_test),
+		cmocka_unit_test_setup(test_reject_not_answered, setup_test),
+		cmocka_unit_test_setup(test_reject_udp, setup_test),
+		cmocka_unit_test_setup(test_reject_xdp_defers, setup_test),
 		cmocka_unit_test_setup(test_flow_sticks, setup_test),
 		cmocka_unit_test_setup(test_spread, setup_test),
 	};
