@@ -24,7 +24,7 @@ CFLAGS	   ?= -O2 -g
 CFLAGS	   += -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers -Wno-format-truncation \
 	      -Iinclude -Iuser -I$(BUILD)
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Wall -Iinclude -I$(ARCH_INC)
-LDLIBS	   := -lbpf -lelf -lz -lsqlite3 -ljansson
+LDLIBS	   := -lbpf -lelf -lz -lsqlite3 -ljansson -lfyaml
 
 ifeq ($(V),1)
 Q   :=
@@ -40,7 +40,8 @@ LIB_SRCS  := $(filter-out user/main.c,$(wildcard user/*.c))
 LIB_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
 SKEL	  := $(BUILD)/svcbpf.bpf.skel.h
 
-UNIT_TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_store $(BUILD)/tests/test_maglev
+UNIT_TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_store $(BUILD)/tests/test_maglev \
+	      $(BUILD)/tests/test_k8s $(BUILD)/tests/test_k8s_ctl
 PKT_TESTS  := $(BUILD)/tests/test_pkt $(BUILD)/tests/test_mirror
 E2E_TESTS  := $(wildcard tests/cli/*.bats tests/e2e/*.bats tests/bench/*.bats)
 

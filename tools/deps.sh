@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(
 	make gcc clang llvm pkg-config
 	libbpf-dev libelf-dev zlib1g-dev bpftool
-	libsqlite3-dev libjansson-dev libcmocka-dev
+	libsqlite3-dev libjansson-dev libfyaml-dev libcmocka-dev
 	iproute2 ethtool socat curl bats jq perl python3 procps util-linux
 	# make bench (and its smoke test): the other dataplanes and the traffic tools
 	nginx-light iperf3 gnuplot-nox nftables iptables conntrack

@@ -149,6 +149,36 @@ static int check_capacity(struct store *s, const struct dp_maps *m, const struct
 	return 0;
 }
 
+/*
+ * A service a Kubernetes Service made changes only through that object
+ * (apply, delete); one the CLI made is not the controller's to take.
+ */
+static int check_owner(struct store *s, const struct change *c, const char *svc)
+{
+	char owner[512];
+	int rc = store_svc_owner(s, &c->svc, owner, sizeof(owner));
+
+	if (rc < 0) {
+		p_err("cannot read the store: %s", store_errmsg(s));
+		return rc;
+	}
+	if (rc && strcmp(owner, c->owner)) {
+		p_err(c->owner[0] ?
+			      "%scannot program Service %s: %s belongs to Service %s" :
+			      "%scannot change %.0s%s: it belongs to Service %s (use apply or "
+			      "delete)",
+		      c->where, c->owner, svc, owner);
+		return -EPERM;
+	}
+	if (!rc && c->owner[0] && c->op == CHANGE_SVC_SET &&
+	    store_svc_exists(s, &c->svc, &(size_t){ 0 }) == 1) {
+		p_err("%scannot program Service %s: %s was added with 'svcbpf svc add'", c->where,
+		      c->owner, svc);
+		return -EEXIST;
+	}
+	return 0;
+}
+
 /* Write one change into the open transaction; reports errors. */
 static int change_write(struct store *s, const struct change *c)
 {
@@ -158,9 +188,14 @@ static int change_write(struct store *s, const struct change *c)
 	fmt_l4addr(svc, &c->svc, true);
 	if (c->nbe)
 		fmt_l4addr(be, &c->be[0].addr, false);
+	ret = check_owner(s, c, svc);
+	if (ret)
+		return ret;
 	switch (c->op) {
 	case CHANGE_SVC_SET:
 		ret = store_svc_set(s, &c->svc, c->affinity, c->be, c->nbe);
+		if (!ret)
+			ret = store_svc_owner_set(s, &c->svc, c->owner[0] ? c->owner : NULL);
 		if (ret)
 			p_err("%scannot add %s: %s", c->where, svc, store_errmsg(s));
 		break;
@@ -323,8 +358,40 @@ static int collect(struct change *c, size_t n)
 	return EXIT_OK;
 }
 
+int change_list_add(struct change_list *l, const struct change *c)
+{
+	struct change copy = *c;
+
+	copy.be = NULL;
+	if (c->nbe) {
+		copy.be = malloc(c->nbe * sizeof(*copy.be));
+		if (!copy.be)
+			return -ENOMEM;
+		memcpy(copy.be, c->be, c->nbe * sizeof(*copy.be));
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct change *nc = realloc(l->c, cap * sizeof(*nc));
+
+		if (!nc) {
+			free(copy.be);
+			return -ENOMEM;
+		}
+		l->c = nc;
+		l->cap = cap;
+	}
+	l->c[l->n++] = copy;
+	return 0;
+}
+
 int cli_apply(struct change *c, size_t n, const char *what)
 {
+	return cli_apply_with(c, n, what, NULL, NULL);
+}
+
+int cli_apply_with(struct change *c, size_t n, const char *what, change_pre_fn pre, void *ctx)
+{
+	struct change_list more = { 0 };
 	struct dp_maps m = DP_MAPS_CLOSED;
 	struct store *s = NULL;
 	uint32_t *gone = NULL;
@@ -353,6 +420,14 @@ int cli_apply(struct change *c, size_t n, const char *what)
 		p_err("cannot write the store: %s", store_errmsg(s));
 		ret = -EIO;
 		goto out;
+	}
+	/* The controller's changes join the caller's: one transaction, one reconcile. */
+	if (pre) {
+		ret = pre(s, ctx, &more);
+		for (size_t i = 0; i < n && !ret; i++)
+			ret = change_list_add(&more, &c[i]);
+		c = more.c;
+		n = more.n;
 	}
 	for (size_t i = 0; i < n && !ret; i++)
 		ret = change_write(s, &c[i]);
@@ -417,5 +492,6 @@ out:
 	store_close(s);
 	close(lock);
 	maps_close(&m);
+	change_list_free(&more);
 	return ret ? EXIT_FAIL : EXIT_OK;
 }

@@ -29,6 +29,7 @@ struct cli_ctx {
 	const char *pin_dir;
 	const char *state_dir;
 	bool debug;
+	const char *format; /* -o yaml or -o wide (get); NULL otherwise */
 };
 
 extern struct cli_ctx cli;
@@ -61,6 +62,7 @@ struct change {
 	struct be_rec *be; /* SVC_SET: the set; BE_*: one (address, weight) */
 	size_t nbe;
 	int weight, state; /* BE_SET: the new values, -1 to keep */
+	char owner[512]; /* SVC_SET/DEL by the controller: the Service object ("ns/name") */
 	char where[64]; /* "FILE:LINE: " in a batch, for error messages */
 };
 
@@ -76,6 +78,17 @@ struct change_list {
  * (change_collect()), the changes are moved into its list instead.
  */
 int cli_apply(struct change *c, size_t n, const char *what);
+
+/*
+ * The same, with @pre run first inside the transaction: it writes what it
+ * must (Kubernetes objects) and adds the changes that follow from it to
+ * @more. Returns 0 or -errno (reported).
+ */
+struct store;
+typedef int (*change_pre_fn)(struct store *s, void *ctx, struct change_list *more);
+int cli_apply_with(struct change *c, size_t n, const char *what, change_pre_fn pre, void *ctx);
+/* Append a copy of @c (its backends too) to @l; 0 or -ENOMEM. */
+int change_list_add(struct change_list *l, const struct change *c);
 
 /* What the last cli_apply() spent: the store transaction, then the maps. */
 struct apply_stats {
@@ -102,6 +115,9 @@ int do_status(int argc, char **argv);
 int do_sync(int argc, char **argv);
 int do_batch(int argc, char **argv);
 int do_ct(int argc, char **argv);
+int do_apply(int argc, char **argv);
+int do_delete(int argc, char **argv);
+int do_get(int argc, char **argv);
 
 /*
  * Parse a backend argument of @svc: "IP:PORT[,weight=N]" (weight 1 when

@@ -124,6 +124,10 @@ static int do_help(int argc, char **argv)
 		"  svcbpf backend add|del VIP:PORT[/tcp|udp] IP:PORT[,weight=N]\n"
 		"  svcbpf backend drain|undrain VIP:PORT[/tcp|udp] IP:PORT\n"
 		"  svcbpf backend weight VIP:PORT[/tcp|udp] IP:PORT N\n"
+		"  svcbpf apply -f FILE|DIR|-     Kubernetes manifests: Service, Pod, Endpoints...\n"
+		"  svcbpf delete -f FILE|DIR|-  |  delete service NAME [-n NS]\n"
+		"  svcbpf get services|endpoints|endpointslices|pods [NAME] [-n NS|-A]\n"
+		"             [-o yaml|json|wide]\n"
 		"  svcbpf ct list [VIP:PORT[/tcp|udp]]\n"
 		"  svcbpf ct flush [VIP:PORT[/tcp|udp]]\n"
 		"  svcbpf status\n"
@@ -156,6 +160,7 @@ static const struct cmd main_cmds[] = {
 	{ "load", do_load },   { "unload", do_unload },	  { "svc", do_svc },
 	{ "service", do_svc }, { "backend", do_backend }, { "status", do_status },
 	{ "sync", do_sync },   { "batch", do_batch },	  { "ct", do_ct },
+	{ "apply", do_apply }, { "delete", do_delete },	  { "get", do_get },
 	{ "help", do_help },   { "version", do_version }, { NULL, NULL },
 };
 
@@ -208,8 +213,11 @@ static int parse_global(int *argc, char **argv, bool *json, bool *help)
 				*json = true;
 			else if (!strcmp(v, "plain") || !strcmp(v, "text"))
 				*json = false;
+			else if (!strcmp(v, "yaml") || !strcmp(v, "wide"))
+				cli.format = v; /* get's own formats */
 			else
-				return global_usage("unknown output format '%s' (plain or json)",
+				return global_usage("unknown output format '%s' (plain, json, yaml "
+						    "or wide)",
 						    v);
 		} else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
 			*json = true;
@@ -263,6 +271,13 @@ int main(int argc, char **argv)
 	}
 	if (argc == 0) {
 		do_help(0, NULL);
+		out_end();
+		return EXIT_USAGE;
+	}
+	/* yaml and wide are get's (kubectl's) formats only. */
+	if (cli.format && strcmp(argv[0], "get")) {
+		p_err("unknown output format '%s' for '%s' (plain or json; yaml and wide with get)",
+		      cli.format, argv[0]);
 		out_end();
 		return EXIT_USAGE;
 	}

@@ -49,6 +49,13 @@ int out_end(void)
 	return ret;
 }
 
+void json_output_suspend(void)
+{
+	if (depth >= 0)
+		json_decref(stack[0]);
+	depth = -1;
+}
+
 /* Put @v under @key in the current container (or append if it is an array). */
 static void json_put(const char *key, json_t *v)
 {

@@ -20,6 +20,8 @@ extern bool json_output;
 
 void out_begin(bool json);
 int out_end(void); /* writes the JSON document; returns 0 or -errno */
+/* The command prints its own document (get -o json|yaml): out_end() prints nothing. */
+void json_output_suspend(void);
 
 void out_open_object(const char *key);
 void out_close_object(void);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* store.c - services and backends in SQLite (see store.h). */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,7 @@
 
 #include "store.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_BUSY_MS 10000
 #define STORE_STMT_CACHE 24
 
@@ -30,6 +31,7 @@ static const char schema[] =
 	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	"  vip INTEGER NOT NULL, port INTEGER NOT NULL, proto INTEGER NOT NULL,"
 	"  affinity INTEGER NOT NULL DEFAULT 0,"
+	"  owner TEXT,"
 	"  UNIQUE (vip, port, proto));"
 	"CREATE TABLE IF NOT EXISTS backend ("
 	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -50,9 +52,20 @@ static const char schema[] =
 	"CREATE TRIGGER IF NOT EXISTS backend_del AFTER DELETE ON backend BEGIN"
 	"  UPDATE counts SET n = n - 1 WHERE name = 'backend'; END;";
 
+/*
+ * Kubernetes objects as applied (the JSON document), by kind, namespace and
+ * name. The services a Service object produces name it as their owner.
+ */
+static const char schema_objects[] = "CREATE TABLE IF NOT EXISTS object ("
+				     "  kind TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL,"
+				     "  doc TEXT NOT NULL, created INTEGER NOT NULL,"
+				     "  PRIMARY KEY (kind, ns, name));";
+
 /* Schema 1 -> 2: client-IP affinity per service. */
 static const char upgrade_v2[] =
 	"ALTER TABLE service ADD COLUMN affinity INTEGER NOT NULL DEFAULT 0;";
+/* Schema 2 -> 3: Kubernetes objects, and the services they own. */
+static const char upgrade_v3[] = "ALTER TABLE service ADD COLUMN owner TEXT;";
 
 /*
  * Per connection: the ids of backends deleted in the open transaction (one
@@ -149,8 +162,8 @@ int store_open(const char *dir, struct store **out, char err[ERR_LEN])
 	/* A fresh store gets the whole schema; an older one its upgrades. */
 	if (version < STORE_SCHEMA_VERSION &&
 	    (exec(s, "BEGIN IMMEDIATE") || (version == 0 && exec(s, schema)) ||
-	     (version == 1 && exec(s, upgrade_v2)) || exec(s, "PRAGMA user_version = 2") ||
-	     exec(s, "COMMIT"))) {
+	     (version == 1 && exec(s, upgrade_v2)) || (version >= 1 && exec(s, upgrade_v3)) ||
+	     exec(s, schema_objects) || exec(s, "PRAGMA user_version = 3") || exec(s, "COMMIT"))) {
 		snprintf(err, ERR_LEN, "cannot initialise store %s: %s", path,
 			 sqlite3_errmsg(s->db));
 		goto fail;
@@ -314,15 +327,16 @@ int store_svc_set(struct store *s, const struct l4addr *svc, uint32_t affinity,
 		1, &id) < 0)
 		return -EIO;
 insert:
-	/* New backends are inserted; staying ones take the weight given, and are active again. */
+	/* New backends are inserted; staying ones take the weight and state given. */
 	for (size_t i = 0; i < n; i++) {
-		int64_t b[] = { id, be[i].addr.ip, be[i].addr.port, be[i].weight };
+		int64_t b[] = { id, be[i].addr.ip, be[i].addr.port, be[i].weight, be[i].state };
 
 		if (run(s,
-			"INSERT INTO backend (service_id, ip, port, weight) VALUES (?, ?, ?, ?) "
+			"INSERT INTO backend (service_id, ip, port, weight, state) "
+			"VALUES (?, ?, ?, ?, ?) "
 			"ON CONFLICT (service_id, ip, port) DO UPDATE SET weight = excluded.weight, "
-			"state = 0",
-			4, b) < 0)
+			"state = excluded.state",
+			5, b) < 0)
 			return -EIO;
 	}
 	return 0;
@@ -583,4 +597,194 @@ void model_free(struct model *m)
 	free(m->svc);
 	m->svc = NULL;
 	m->n = 0;
+}
+
+/* A one-off statement with text (T) and integer (I) arguments as @types spells them. */
+static sqlite3_stmt *prep_args(struct store *s, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	va_start(ap, types);
+	for (int i = 0; types[i]; i++) {
+		if (types[i] == 'T')
+			sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1,
+					  SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+	}
+	va_end(ap);
+	return st;
+}
+
+static int step_done(struct store *s, sqlite3_stmt *st)
+{
+	int rc;
+
+	if (!st)
+		return -EIO;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : -EIO;
+}
+
+int store_obj_put(struct store *s, const char *kind, const char *ns, const char *name,
+		  const char *doc, int64_t now)
+{
+	/* An object applied again keeps its creation time (AGE). */
+	int rc = step_done(s, prep_args(s,
+					"INSERT INTO object (kind, ns, name, doc, created) "
+					"VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, ns, name) "
+					"DO UPDATE SET doc = excluded.doc",
+					"TTTTI", kind, ns, name, doc, now));
+
+	return rc < 0 ? rc : 0;
+}
+
+int store_obj_del(struct store *s, const char *kind, const char *ns, const char *name)
+{
+	int rc = step_done(s, prep_args(s, "DELETE FROM object WHERE kind=? AND ns=? AND name=?",
+					"TTT", kind, ns, name));
+
+	return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return strdup(t ? (const char *)t : "");
+}
+
+int store_obj_list(struct store *s, struct obj_rec **out, size_t *n)
+{
+	sqlite3_stmt *st = prep_args(s,
+				     "SELECT kind, ns, name, doc, created FROM object "
+				     "ORDER BY kind, ns, name",
+				     "");
+	size_t cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct obj_rec *r;
+
+		if (*n == cap) {
+			struct obj_rec *nr =
+				realloc(*out, (cap = cap ? cap * 2 : 16) * sizeof(*nr));
+
+			if (!nr)
+				break;
+			*out = nr;
+		}
+		r = &(*out)[(*n)++];
+		r->kind = col_dup(st, 0);
+		r->ns = col_dup(st, 1);
+		r->name = col_dup(st, 2);
+		r->doc = col_dup(st, 3);
+		r->created = sqlite3_column_int64(st, 4);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		obj_recs_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return -EIO;
+	}
+	return 0;
+}
+
+void obj_recs_free(struct obj_rec *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(r[i].kind);
+		free(r[i].ns);
+		free(r[i].name);
+		free(r[i].doc);
+	}
+	free(r);
+}
+
+int store_svc_owner_set(struct store *s, const struct l4addr *svc, const char *owner)
+{
+	int rc = step_done(
+		s, prep_args(s, "UPDATE service SET owner = ? WHERE vip=? AND port=? AND proto=?",
+			     "TIII", owner, (int64_t)svc->ip, (int64_t)svc->port,
+			     (int64_t)svc->proto));
+
+	return rc < 0 ? rc : 0;
+}
+
+int store_svc_owner(struct store *s, const struct l4addr *svc, char *owner, size_t len)
+{
+	sqlite3_stmt *st = prep_args(s,
+				     "SELECT owner FROM service WHERE vip=? AND port=? AND proto=? "
+				     "AND owner IS NOT NULL",
+				     "III", (int64_t)svc->ip, (int64_t)svc->port,
+				     (int64_t)svc->proto);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		snprintf(owner, len, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int store_owned_list(struct store *s, struct l4addr **out, size_t *n)
+{
+	sqlite3_stmt *st = prep_args(s,
+				     "SELECT vip, port, proto FROM service WHERE owner IS NOT NULL "
+				     "ORDER BY vip, port, proto",
+				     "");
+	size_t cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			struct l4addr *na = realloc(*out, (cap = cap ? cap * 2 : 16) * sizeof(*na));
+
+			if (!na)
+				break;
+			*out = na;
+		}
+		(*out)[(*n)++] = (struct l4addr){ .ip = (uint32_t)sqlite3_column_int64(st, 0),
+						  .port = (uint16_t)sqlite3_column_int(st, 1),
+						  .proto = (uint8_t)sqlite3_column_int(st, 2) };
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+		return -EIO;
+	}
+	return 0;
+}
+
+int store_vip_used(struct store *s, uint32_t vip, char *owner, size_t len)
+{
+	sqlite3_stmt *st = prep_args(s,
+				     "SELECT coalesce(owner, '') FROM service WHERE vip=? LIMIT 1",
+				     "I", (int64_t)vip);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		snprintf(owner, len, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -EIO;
 }

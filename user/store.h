@@ -53,8 +53,8 @@ void store_rollback(struct store *s);
 
 /*
  * Create @svc or replace its settings and backend set with @be[0..n) (their
- * addresses and weights). Backends that stay keep their ids (and so their
- * tracked flows) and become active again. Returns 0 or -errno.
+ * addresses, weights and states). Backends that stay keep their ids (and so
+ * their tracked flows). Returns 0 or -errno.
  */
 int store_svc_set(struct store *s, const struct l4addr *svc, uint32_t affinity,
 		  const struct be_rec *be, size_t n);
@@ -83,6 +83,33 @@ int store_counts(struct store *s, size_t *nsvc, size_t *nbe);
 int store_svc_exists(struct store *s, const struct l4addr *svc, size_t *nbe);
 /* Backends of @svc (0 when there is no such service). */
 int store_svc_nbe(struct store *s, const struct l4addr *svc, size_t *nbe);
+
+/* Kubernetes objects, as applied (the JSON document). */
+struct obj_rec {
+	char *kind;
+	char *ns;
+	char *name;
+	char *doc;
+	int64_t created; /* unix seconds */
+};
+
+/* Create or replace an object (a replaced one keeps its creation time). */
+int store_obj_put(struct store *s, const char *kind, const char *ns, const char *name,
+		  const char *doc, int64_t now);
+/* -ENOENT when there is no such object. */
+int store_obj_del(struct store *s, const char *kind, const char *ns, const char *name);
+/* Every object, ordered by kind, namespace and name; free with obj_recs_free(). */
+int store_obj_list(struct store *s, struct obj_rec **out, size_t *n);
+void obj_recs_free(struct obj_rec *r, size_t n);
+
+/* The Service object ("ns/name") a service was made from; NULL: made by the CLI. */
+int store_svc_owner_set(struct store *s, const struct l4addr *svc, const char *owner);
+/* 1 (with @owner filled) when @svc is owned, 0 when not or absent, -EIO. */
+int store_svc_owner(struct store *s, const struct l4addr *svc, char *owner, size_t len);
+/* Every owned service's address; caller frees. */
+int store_owned_list(struct store *s, struct l4addr **out, size_t *n);
+/* 1 when any service uses @vip (its owner, "" for the CLI, in @owner), 0, -EIO. */
+int store_vip_used(struct store *s, uint32_t vip, char *owner, size_t len);
 
 void svc_rec_free(struct svc_rec *r);
 void model_free(struct model *m);

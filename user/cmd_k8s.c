@@ -1,0 +1,977 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * cmd_k8s.c - `svcbpf apply|delete|get`: Kubernetes objects in, the way
+ * kubectl takes them, and the endpoints controller run on every change.
+ *
+ * apply: read and decode every document, check them all (names, ClusterIPs),
+ * then in one store transaction write the objects, run the controller over
+ * everything stored and turn the difference into service changes; the maps
+ * follow. A file applies whole or not at all.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libfyaml.h>
+
+#include "cli.h"
+#include "k8s_ctl.h"
+#include "output.h"
+#include "svcbpf.h"
+
+/* An object as read: where it came from and its document. */
+struct input {
+	struct k8s_obj obj;
+	const struct k8s_doc *doc;
+	char where[600]; /* "FILE: document N (Kind ns/name)" */
+	const char *result; /* created, configured, unchanged, deleted */
+};
+
+struct k8s_job {
+	struct input *in;
+	size_t n;
+	bool delete;
+	uint32_t cidr_base, cidr_mask;
+};
+
+static int usage_k8s(const char *verb)
+{
+	fprintf(stderr,
+		"Usage: svcbpf apply -f FILE|DIR|- [-f ...] [--service-cidr CIDR]\n"
+		"       svcbpf delete -f FILE|DIR|- [-f ...]\n"
+		"       svcbpf delete service|pod|endpoints|endpointslice NAME [-n NS]\n"
+		"       svcbpf get services|endpoints|endpointslices|pods [NAME] [-n NS|-A]\n"
+		"                  [-o yaml|json|wide]\n"
+		"\n"
+		"Kubernetes manifests (YAML or JSON) of Services, Pods, Endpoints and\n"
+		"EndpointSlices; other kinds are skipped with a notice. A Service's ClusterIP\n"
+		"is allocated from the service CIDR (--service-cidr or SVCBPF_SERVICE_CIDR,\n"
+		"default %s) when it has none. The endpoints controller makes each\n"
+		"Service's endpoints from the Ready pods its selector matches (or from the\n"
+		"Endpoints/EndpointSlices given for a Service without a selector), and every\n"
+		"port of every Service with a ClusterIP becomes a translation.\n",
+		K8S_SERVICE_CIDR_DEFAULT);
+	(void)verb;
+	return EXIT_OK;
+}
+
+static int parse_cidr(const char *s, uint32_t *base, uint32_t *mask)
+{
+	char buf[32], err[ERR_LEN];
+	const char *slash = strchr(s, '/');
+	struct l4addr a;
+	uint32_t len;
+
+	if (!slash || (size_t)(slash - s) >= 16)
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%.*s:1", (int)(slash - s), s);
+	if (parse_l4addr(buf, false, &a, err) || parse_u32(slash + 1, "prefix", 8, 30, &len, err))
+		return -EINVAL;
+	*mask = len ? ~0u << (32 - len) : 0;
+	if (a.ip & ~*mask)
+		return -EINVAL;
+	*base = a.ip;
+	return 0;
+}
+
+static void inputs_free(struct input *in, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		k8s_obj_free(&in[i].obj);
+	free(in);
+}
+
+/*
+ * Read and decode @files: every handled object into *@out, with its place
+ * for errors. Reports the first error (file, document, field) and returns
+ * -EINVAL; kinds svcbpf does not handle get a notice.
+ */
+static int read_inputs(char **files, size_t nfiles, struct k8s_docs *docs, struct input **out,
+		       size_t *n)
+{
+	char err[ERR_LEN];
+	struct input *in;
+	int ret = k8s_read_files(files, nfiles, docs, err);
+
+	*out = NULL;
+	*n = 0;
+	if (ret) {
+		p_err("%s", err);
+		return ret;
+	}
+	in = calloc(docs->n + 1, sizeof(*in));
+	if (!in)
+		return -ENOMEM;
+	for (size_t i = 0; i < docs->n; i++) {
+		const struct k8s_doc *d = &docs->doc[i];
+		struct input *x = &in[*n];
+		int r = k8s_decode(d->json, &x->obj, err);
+
+		if (r == 0) {
+			p_info("%s: document %d: %s", d->file, d->index, err);
+			continue;
+		}
+		if (r < 0) {
+			p_err("%s: document %d (line %d): %s", d->file, d->index, d->line, err);
+			inputs_free(in, *n);
+			return -EINVAL;
+		}
+		x->doc = d;
+		snprintf(x->where, sizeof(x->where), "%s: document %d (%s %s/%s)", d->file,
+			 d->index, k8s_kind_name(x->obj.kind), x->obj.ns, x->obj.name);
+		for (size_t j = 0; j < *n; j++) {
+			if (in[j].obj.kind == x->obj.kind && !strcmp(in[j].obj.ns, x->obj.ns) &&
+			    !strcmp(in[j].obj.name, x->obj.name)) {
+				p_err("%s: given twice (first in %s)", x->where, in[j].where);
+				k8s_obj_free(&x->obj);
+				inputs_free(in, *n);
+				return -EINVAL;
+			}
+		}
+		(*n)++;
+	}
+	*out = in;
+	return 0;
+}
+
+/* The stored Service of @o's namespace and name, if any. */
+static const struct k8s_obj *stored(const struct k8s_set *set, const struct k8s_obj *o)
+{
+	return k8s_set_find(set, o->kind, o->ns, o->name);
+}
+
+/* Is @ip taken by a Service other than @self (stored, or earlier in this apply)? */
+static const char *ip_taken(const struct k8s_set *set, const struct input *in, size_t n,
+			    const struct k8s_obj *self, uint32_t ip)
+{
+	static char who[600];
+
+	for (size_t i = 0; i < set->n; i++) {
+		const struct k8s_obj *o = &set->obj[i];
+
+		if (o->kind == K8S_SERVICE && o->svc.cluster_ip == ip &&
+		    (strcmp(o->ns, self->ns) || strcmp(o->name, self->name))) {
+			snprintf(who, sizeof(who), "Service %s/%s", o->ns, o->name);
+			return who;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct k8s_obj *o = &in[i].obj;
+
+		if (o != self && o->kind == K8S_SERVICE && o->svc.cluster_ip == ip) {
+			snprintf(who, sizeof(who), "Service %s/%s", o->ns, o->name);
+			return who;
+		}
+	}
+	return NULL;
+}
+
+/* A VIP the CLI uses (`svc add`) is not the allocator's to give. */
+static int cli_vip(struct store *s, uint32_t ip)
+{
+	char owner[512];
+	int rc = store_vip_used(s, ip, owner, sizeof(owner));
+
+	return rc < 0 ? rc : rc && !owner[0];
+}
+
+/*
+ * Give every Service of the job a ClusterIP: the one it names (inside the
+ * CIDR, free), the one it was given before, or the lowest free address.
+ */
+static int allocate_ips(struct store *s, const struct k8s_set *set, struct k8s_job *job)
+{
+	for (size_t i = 0; i < job->n; i++) {
+		struct k8s_obj *o = &job->in[i].obj;
+		const struct k8s_obj *old;
+		const char *who;
+		char buf[ADDR_STR_LEN];
+		uint32_t ip;
+		int rc;
+
+		if (o->kind != K8S_SERVICE || o->svc.headless ||
+		    !strcmp(o->svc.type, "ExternalName"))
+			continue;
+		old = stored(set, o);
+		ip = o->svc.cluster_ip;
+		if (ip) {
+			if ((ip & job->cidr_mask) != job->cidr_base || ip == job->cidr_base ||
+			    ip == (job->cidr_base | ~job->cidr_mask)) {
+				p_err("%s: spec.clusterIP: %s is not in the service CIDR",
+				      job->in[i].where, fmt_ip(buf, ip));
+				return -EINVAL;
+			}
+			if (old && old->svc.cluster_ip && old->svc.cluster_ip != ip) {
+				char buf2[ADDR_STR_LEN];
+
+				p_err("%s: spec.clusterIP: cannot change %s to %s (immutable; delete "
+				      "the Service first)",
+				      job->in[i].where, fmt_ip(buf, old->svc.cluster_ip),
+				      fmt_ip(buf2, ip));
+				return -EINVAL;
+			}
+		} else if (old && old->svc.cluster_ip) {
+			ip = old->svc.cluster_ip;
+		} else {
+			/* The first 16 addresses stay for fixed ones (10.96.0.1, .10). */
+			uint32_t size = ~job->cidr_mask;
+
+			for (uint32_t k = 16; k < size && !ip; k++) {
+				uint32_t cand = job->cidr_base + k;
+
+				rc = cli_vip(s, cand);
+				if (rc < 0)
+					return rc;
+				if (!rc && !ip_taken(set, job->in, job->n, o, cand))
+					ip = cand;
+			}
+			if (!ip) {
+				p_err("%s: no free ClusterIP left in the service CIDR",
+				      job->in[i].where);
+				return -ENOSPC;
+			}
+		}
+		who = ip_taken(set, job->in, job->n, o, ip);
+		rc = who ? 1 : cli_vip(s, ip);
+		if (rc < 0)
+			return rc;
+		if (rc) {
+			p_err("%s: spec.clusterIP: %s is already allocated to %s", job->in[i].where,
+			      fmt_ip(buf, ip), who ? who : "a service added with 'svcbpf svc add'");
+			return -EEXIST;
+		}
+		o->svc.cluster_ip = ip;
+	}
+	return 0;
+}
+
+/* The document to store for @x: as given, with its namespace and ClusterIP filled in. */
+static char *doc_to_store(const struct input *x)
+{
+	json_t *doc = json_deep_copy(x->doc->json), *meta, *spec;
+	char buf[ADDR_STR_LEN], *text;
+
+	if (!doc)
+		return NULL;
+	meta = json_object_get(doc, "metadata");
+	if (json_is_object(meta))
+		json_object_set_new(meta, "namespace", json_string(x->obj.ns));
+	spec = json_object_get(doc, "spec");
+	if (x->obj.kind == K8S_SERVICE && json_is_object(spec) && x->obj.svc.cluster_ip) {
+		fmt_ip(buf, x->obj.svc.cluster_ip);
+		json_object_set_new(spec, "clusterIP", json_string(buf));
+		json_object_set_new(spec, "clusterIPs", json_pack("[s]", buf));
+	}
+	text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(doc);
+	return text;
+}
+
+static bool be_sets_equal(const struct svc_rec *a, const struct svc_rec *b)
+{
+	if (a->nbe != b->nbe || a->affinity != b->affinity)
+		return false;
+	for (size_t i = 0; i < a->nbe; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < b->nbe && !found; j++)
+			found = a->be[i].addr.ip == b->be[j].addr.ip &&
+				a->be[i].addr.port == b->be[j].addr.port &&
+				a->be[i].weight == b->be[j].weight &&
+				a->be[i].state == b->be[j].state;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The controller: every translation the stored objects ask for, against
+ * the services they own now; the difference becomes changes in @more.
+ */
+static int controller(struct store *s, struct change_list *more)
+{
+	struct k8s_xlate *x = NULL;
+	struct l4addr *owned = NULL;
+	struct k8s_set set;
+	size_t nx = 0, nowned = 0;
+	char err[ERR_LEN];
+	int ret = k8s_set_load(s, &set, err);
+
+	if (ret) {
+		p_err("%s", err);
+		return ret;
+	}
+	ret = k8s_translations(&set, &x, &nx);
+	if (!ret)
+		ret = store_owned_list(s, &owned, &nowned);
+	for (size_t i = 0; !ret && i < nx; i++) {
+		struct change c = { .op = CHANGE_SVC_SET, .svc = x[i].rec.addr };
+		struct svc_rec cur;
+		int rc = store_load_svc(s, &x[i].rec.addr, &cur);
+
+		if (!rc) {
+			bool same = be_sets_equal(&cur, &x[i].rec);
+			char owner[512] = "";
+
+			store_svc_owner(s, &x[i].rec.addr, owner, sizeof(owner));
+			svc_rec_free(&cur);
+			if (same && !strcmp(owner, x[i].owner))
+				continue;
+		}
+		c.affinity = x[i].rec.affinity;
+		c.be = x[i].rec.be;
+		c.nbe = x[i].rec.nbe;
+		snprintf(c.owner, sizeof(c.owner), "%s", x[i].owner);
+		snprintf(c.where, sizeof(c.where), "Service %s: ", x[i].owner);
+		ret = change_list_add(more, &c);
+	}
+	/* Owned services no Service asks for any more. */
+	for (size_t i = 0; !ret && i < nowned; i++) {
+		struct change c = { .op = CHANGE_SVC_DEL, .svc = owned[i] };
+		bool wanted = false;
+
+		for (size_t j = 0; j < nx && !wanted; j++)
+			wanted = !memcmp(&x[j].rec.addr, &owned[i], sizeof(owned[i]));
+		if (wanted)
+			continue;
+		store_svc_owner(s, &owned[i], c.owner, sizeof(c.owner));
+		ret = change_list_add(more, &c);
+	}
+	free(owned);
+	k8s_xlates_free(x, nx);
+	k8s_set_free(&set);
+	return ret;
+}
+
+/* Inside the transaction: write (or delete) the objects, then run the controller. */
+static int apply_pre(struct store *s, void *ctx, struct change_list *more)
+{
+	struct k8s_job *job = ctx;
+	struct k8s_set set;
+	char err[ERR_LEN];
+	int ret = k8s_set_load(s, &set, err);
+
+	if (ret) {
+		p_err("%s", err);
+		return ret;
+	}
+	if (!job->delete)
+		ret = allocate_ips(s, &set, job);
+	for (size_t i = 0; !ret && i < job->n; i++) {
+		struct input *x = &job->in[i];
+		const char *kind = k8s_kind_name(x->obj.kind);
+
+		if (job->delete) {
+			ret = store_obj_del(s, kind, x->obj.ns, x->obj.name);
+			if (ret == -ENOENT)
+				p_err("%s: not found", x->where);
+			x->result = "deleted";
+			continue;
+		}
+		char *doc = doc_to_store(x);
+		const struct k8s_obj *old = stored(&set, &x->obj);
+		size_t oi = old ? (size_t)(old - set.obj) : 0;
+		json_t *newj = doc ? json_loads(doc, 0, NULL) : NULL;
+
+		x->result = !old				  ? "created" :
+			    newj && json_equal(set.doc[oi], newj) ? "unchanged" :
+								    "configured";
+		json_decref(newj);
+		ret = doc ? store_obj_put(s, kind, x->obj.ns, x->obj.name, doc,
+					  (int64_t)time(NULL)) :
+			    -ENOMEM;
+		if (ret)
+			p_err("%s: cannot store it: %s", x->where, store_errmsg(s));
+		free(doc);
+	}
+	k8s_set_free(&set);
+	if (!ret)
+		ret = controller(s, more);
+	return ret;
+}
+
+static void lower(char *dst, const char *src, size_t len)
+{
+	size_t i;
+
+	for (i = 0; src[i] && i + 1 < len; i++)
+		dst[i] = (char)(src[i] >= 'A' && src[i] <= 'Z' ? src[i] - 'A' + 'a' : src[i]);
+	dst[i] = '\0';
+}
+
+static void report(const struct k8s_job *job)
+{
+	out_open_array("objects");
+	for (size_t i = 0; i < job->n; i++) {
+		const struct input *x = &job->in[i];
+		char kind[32];
+
+		lower(kind, k8s_kind_name(x->obj.kind), sizeof(kind));
+		out_open_object(NULL);
+		out_string(PRINT_ANY, "kind", "%s/", kind);
+		out_string(PRINT_ANY, "name", "%s", x->obj.name);
+		out_string(PRINT_JSON, "namespace", NULL, x->obj.ns);
+		out_string(PRINT_ANY, "result", " %s\n", x->result);
+		out_close_object();
+	}
+	out_close_array();
+}
+
+/* -f FILE... and the verb's own options. */
+static int k8s_files(int argc, char **argv, const char *verb, char ***files, size_t *n,
+		     const char **cidr)
+{
+	*files = calloc((size_t)argc + 1, sizeof(**files));
+	*n = 0;
+	if (!*files)
+		return EXIT_FAIL;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--filename")) {
+			if (i + 1 >= argc)
+				return usage_err("%s: -f needs a file, a directory or -", verb);
+			(*files)[(*n)++] = argv[++i];
+		} else if (!strncmp(argv[i], "--filename=", 11)) {
+			(*files)[(*n)++] = argv[i] + 11;
+		} else if (cidr && !strcmp(argv[i], "--service-cidr")) {
+			if (i + 1 >= argc)
+				return usage_err("%s: --service-cidr needs a CIDR", verb);
+			*cidr = argv[++i];
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			return usage_err("%s: unknown option '%s'", verb, argv[i]);
+		} else {
+			return usage_err("%s: unexpected argument '%s' (files need -f)", verb,
+					 argv[i]);
+		}
+	}
+	if (!*n)
+		return usage_err("%s: needs -f FILE|DIR|-", verb);
+	return EXIT_OK;
+}
+
+static int run_job(char **files, size_t nfiles, bool delete, const char *cidr)
+{
+	struct k8s_job job = { .delete = delete };
+	struct k8s_docs docs = { 0 };
+	int ret;
+
+	if (!cidr || !*cidr)
+		cidr = getenv("SVCBPF_SERVICE_CIDR");
+	if (!cidr || !*cidr)
+		cidr = K8S_SERVICE_CIDR_DEFAULT;
+	if (parse_cidr(cidr, &job.cidr_base, &job.cidr_mask)) {
+		p_err("invalid service CIDR '%s' (A.B.C.D/8..30)", cidr);
+		return EXIT_FAIL;
+	}
+	if (read_inputs(files, nfiles, &docs, &job.in, &job.n)) {
+		k8s_docs_free(&docs);
+		return EXIT_FAIL;
+	}
+	ret = cli_apply_with(NULL, 0, delete ? "delete" : "apply", apply_pre, &job);
+	if (ret == EXIT_OK)
+		report(&job);
+	inputs_free(job.in, job.n);
+	k8s_docs_free(&docs);
+	return ret;
+}
+
+int do_apply(int argc, char **argv)
+{
+	const char *cidr = NULL;
+	char **files;
+	size_t n;
+	int ret;
+
+	if (argc == 1 && !strcmp(argv[0], "help"))
+		return usage_k8s("apply");
+	if (change_collecting())
+		return usage_err("apply: not in a batch");
+	ret = k8s_files(argc, argv, "apply", &files, &n, &cidr);
+	if (ret == EXIT_OK)
+		ret = require_privileges() ? run_job(files, n, false, cidr) : EXIT_FAIL;
+	free(files);
+	return ret;
+}
+
+/* "service", "svc", "services" -> K8S_SERVICE, and so on; -1 when unknown. */
+static int kind_arg(const char *a)
+{
+	static const struct {
+		const char *name;
+		enum k8s_kind kind;
+	} names[] = {
+		{ "service", K8S_SERVICE },
+		{ "services", K8S_SERVICE },
+		{ "svc", K8S_SERVICE },
+		{ "pod", K8S_POD },
+		{ "pods", K8S_POD },
+		{ "po", K8S_POD },
+		{ "endpoints", K8S_ENDPOINTS },
+		{ "ep", K8S_ENDPOINTS },
+		{ "endpointslice", K8S_ENDPOINTSLICE },
+		{ "endpointslices", K8S_ENDPOINTSLICE },
+		{ "endpointslices.discovery.k8s.io", K8S_ENDPOINTSLICE },
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcasecmp(a, names[i].name))
+			return (int)names[i].kind;
+	return -1;
+}
+
+/* -n NS / --namespace NS / -A; the rest stays in @pos. */
+static int ns_opts(int argc, char **argv, const char *verb, const char **ns, bool *all, char **pos,
+		   int *npos)
+{
+	*npos = 0;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "-n") || !strcmp(argv[i], "--namespace")) {
+			if (i + 1 >= argc)
+				return usage_err("%s: %s needs a namespace", verb, argv[i]);
+			*ns = argv[++i];
+		} else if (!strncmp(argv[i], "--namespace=", 12)) {
+			*ns = argv[i] + 12;
+		} else if (all &&
+			   (!strcmp(argv[i], "-A") || !strcmp(argv[i], "--all-namespaces"))) {
+			*all = true;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			return usage_err("%s: unknown option '%s'", verb, argv[i]);
+		} else {
+			pos[(*npos)++] = argv[i];
+		}
+	}
+	return EXIT_OK;
+}
+
+int do_delete(int argc, char **argv)
+{
+	const char *ns = K8S_NS_DEFAULT;
+	char **files, *pos[8];
+	struct k8s_job job = { .delete = true };
+	size_t n;
+	int ret, npos, kind;
+
+	if (argc == 1 && !strcmp(argv[0], "help"))
+		return usage_k8s("delete");
+	if (change_collecting())
+		return usage_err("delete: not in a batch");
+	if (argc && (!strcmp(argv[0], "-f") || !strncmp(argv[0], "--filename", 10))) {
+		ret = k8s_files(argc, argv, "delete", &files, &n, NULL);
+		if (ret == EXIT_OK)
+			ret = require_privileges() ? run_job(files, n, true, NULL) : EXIT_FAIL;
+		free(files);
+		return ret;
+	}
+	if (argc > 8)
+		return usage_err("delete: too many arguments");
+	ret = ns_opts(argc, argv, "delete", &ns, NULL, pos, &npos);
+	if (ret)
+		return ret;
+	if (npos != 2)
+		return usage_err("delete: needs -f FILE or KIND NAME (svcbpf delete service NAME)");
+	kind = kind_arg(pos[0]);
+	if (kind < 0)
+		return usage_err("delete: unknown kind '%s' (service, pod, endpoints, "
+				 "endpointslice)",
+				 pos[0]);
+	if (!require_privileges())
+		return EXIT_FAIL;
+	job.in = calloc(1, sizeof(*job.in));
+	if (!job.in)
+		return EXIT_FAIL;
+	job.n = 1;
+	job.in[0].obj.kind = (enum k8s_kind)kind;
+	snprintf(job.in[0].obj.ns, sizeof(job.in[0].obj.ns), "%s", ns);
+	snprintf(job.in[0].obj.name, sizeof(job.in[0].obj.name), "%s", pos[1]);
+	snprintf(job.in[0].where, sizeof(job.in[0].where), "%s %s/%s", k8s_kind_name(kind), ns,
+		 pos[1]);
+	ret = cli_apply_with(NULL, 0, "delete", apply_pre, &job);
+	if (ret == EXIT_OK)
+		report(&job);
+	free(job.in);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ get */
+
+static void age(char *buf, size_t len, int64_t created)
+{
+	int64_t d = (int64_t)time(NULL) - created;
+
+	if (d < 0)
+		d = 0;
+	if (d < 120)
+		snprintf(buf, len, "%llds", (long long)d);
+	else if (d < 2 * 3600)
+		snprintf(buf, len, "%lldm", (long long)(d / 60));
+	else if (d < 2 * 86400)
+		snprintf(buf, len, "%lldh", (long long)(d / 3600));
+	else
+		snprintf(buf, len, "%lldd", (long long)(d / 86400));
+}
+
+/* Would YAML read @s back as this string if it were written plain? */
+static bool plain_ok(const char *s)
+{
+	static const char *const special[] = { "true", "false", "null", "yes",	"no", "on",
+					       "off",  "~",	".inf", ".nan", "y",  "n" };
+	char *end;
+
+	if (!*s || strlen(s) > 200)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || strchr("._/-", *p)))
+			return false;
+	if (*s == '-' || *s == '.')
+		return false;
+	for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++)
+		if (!strcasecmp(s, special[i]))
+			return false;
+	strtod(s, &end);
+	return *end != '\0'; /* a number would come back as one */
+}
+
+/*
+ * @j as a libfyaml node: plain scalars where they read back the same, quoted
+ * otherwise. libfyaml keeps pointers into the scalars' YAML source: @keep
+ * holds them until the document is emitted.
+ */
+static struct fy_node *to_node(struct fy_document *fyd, json_t *j, json_t *keep)
+{
+	struct fy_node *n = NULL;
+	const char *key;
+	json_t *v;
+	size_t i;
+	char *text;
+
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		n = fy_node_create_mapping(fyd);
+		json_object_foreach(j, key, v) {
+			json_t *k = json_string(key);
+			struct fy_node *kn = to_node(fyd, k, keep), *vn = to_node(fyd, v, keep);
+
+			json_decref(k);
+			if (!n || !kn || !vn || fy_node_mapping_append(n, kn, vn))
+				return NULL;
+		}
+		return n;
+	case JSON_ARRAY:
+		n = fy_node_create_sequence(fyd);
+		json_array_foreach(j, i, v) {
+			struct fy_node *vn = to_node(fyd, v, keep);
+
+			if (!n || !vn || fy_node_sequence_append(n, vn))
+				return NULL;
+		}
+		return n;
+	default:
+		/* The YAML source of the scalar: plain when it reads back the same, else the
+		 * JSON form (a valid double-quoted YAML scalar); libfyaml keeps the buffer. */
+		text = json_is_string(j) && plain_ok(json_string_value(j)) ?
+			       strdup(json_string_value(j)) :
+			       json_dumps(j, JSON_ENCODE_ANY);
+		if (!text || json_array_append_new(keep, json_string(text))) {
+			free(text);
+			return NULL;
+		}
+		free(text);
+		return fy_node_build_from_string(
+			fyd, json_string_value(json_array_get(keep, json_array_size(keep) - 1)),
+			FY_NT);
+	}
+}
+
+/* Print @j as YAML (kubectl's block style) or JSON. */
+static int emit(json_t *j)
+{
+	struct fy_document *fyd;
+	struct fy_node *root;
+	json_t *keep;
+	char *out;
+
+	if (strcmp(cli.format ? cli.format : "", "yaml")) {
+		/* -o json: as kubectl prints it, the object itself. */
+		out = json_dumps(j, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+		if (!out)
+			return -ENOMEM;
+		printf("%s\n", out);
+		free(out);
+		return 0;
+	}
+	keep = json_array();
+	fyd = keep ? fy_document_create(NULL) : NULL;
+	root = fyd ? to_node(fyd, j, keep) : NULL;
+	out = root && !fy_document_set_root(fyd, root) ?
+		      fy_emit_document_to_string(fyd, FYECF_MODE_BLOCK | FYECF_INDENT_2 |
+							      FYECF_WIDTH_INF) :
+		      NULL;
+	if (out)
+		fputs(out, stdout);
+	free(out);
+	fy_document_destroy(fyd);
+	json_decref(keep);
+	return out ? 0 : -EIO;
+}
+
+struct get_ctx {
+	enum k8s_kind kind;
+	const char *name;
+	const char *ns;
+	bool all;
+	bool wide;
+	bool structured; /* -o yaml|json */
+	json_t *items;
+	size_t shown;
+};
+
+static void ports_str(char *buf, size_t len, const struct k8s_service *sv)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t p = 0; p < sv->nports && off < len; p++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%u/%s", p ? "," : "",
+					sv->ports[p].port,
+					sv->ports[p].proto == IPPROTO_UDP ? "UDP" : "TCP");
+}
+
+static void selector_str(char *buf, size_t len, const struct k8s_label *l, size_t n)
+{
+	size_t off = 0;
+
+	snprintf(buf, len, "<none>");
+	for (size_t i = 0; i < n && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s=%s", i ? "," : "", l[i].key,
+					l[i].value);
+}
+
+/* The endpoint list as kubectl shows it: "IP:PORT,IP:PORT" (ready ones). */
+static void endpoints_str(char *buf, size_t len, const struct k8s_set *set,
+			  const struct k8s_obj *svc)
+{
+	struct k8s_ep *eps;
+	size_t neps, off = 0, shown = 0;
+
+	snprintf(buf, len, "<none>");
+	if (k8s_endpoints_of(set, svc, &eps, &neps))
+		return;
+	for (size_t i = 0; i < neps; i++) {
+		char ip[ADDR_STR_LEN];
+
+		if ((!eps[i].ready && !svc->svc.publish_not_ready) || eps[i].terminating)
+			continue;
+		for (size_t p = 0; p < svc->svc.nports && off < len; p++) {
+			if (!eps[i].port[p])
+				continue;
+			off += (size_t)snprintf(buf + off, len - off, "%s%s:%u", shown++ ? "," : "",
+						fmt_ip(ip, eps[i].ip), eps[i].port[p]);
+		}
+	}
+	k8s_eps_free(eps, neps);
+}
+
+static void row_ns(const struct get_ctx *g, const char *ns)
+{
+	if (g->all)
+		printf("%-16s ", ns);
+}
+
+static void header(struct get_ctx *g)
+{
+	if (g->structured || g->shown++)
+		return;
+	if (g->all)
+		printf("%-16s ", "NAMESPACE");
+	switch (g->kind) {
+	case K8S_SERVICE:
+		printf("%-24s %-12s %-16s %-13s %-20s %-6s%s\n", "NAME", "TYPE", "CLUSTER-IP",
+		       "EXTERNAL-IP", "PORT(S)", "AGE", g->wide ? " SELECTOR" : "");
+		break;
+	case K8S_POD:
+		printf("%-24s %-6s %-10s %-9s %-6s%s\n", "NAME", "READY", "STATUS", "RESTARTS",
+		       "AGE", g->wide ? " IP" : "");
+		break;
+	case K8S_ENDPOINTS:
+		printf("%-24s %-40s %s\n", "NAME", "ENDPOINTS", "AGE");
+		break;
+	default:
+		printf("%-28s %-12s %-10s %-32s %s\n", "NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS",
+		       "AGE");
+	}
+}
+
+/* One slice's row: its ports and its addresses. */
+static void slice_row(struct get_ctx *g, const char *ns, json_t *sl, const char *agebuf)
+{
+	char ports[128] = "", eps[256] = "";
+	size_t off = 0, k;
+	json_t *v;
+
+	json_array_foreach(json_object_get(sl, "ports"), k, v) {
+		if (off < sizeof(ports))
+			off += (size_t)snprintf(ports + off, sizeof(ports) - off, "%s%lld",
+						k ? "," : "",
+						json_integer_value(json_object_get(v, "port")));
+	}
+	off = 0;
+	json_array_foreach(json_object_get(sl, "endpoints"), k, v) {
+		json_t *a = json_array_get(json_object_get(v, "addresses"), 0);
+
+		if (off < sizeof(eps))
+			off += (size_t)snprintf(eps + off, sizeof(eps) - off, "%s%s", k ? "," : "",
+						json_string_value(a));
+	}
+	row_ns(g, ns);
+	printf("%-28s %-12s %-10s %-32s %s\n",
+	       json_string_value(json_object_get(json_object_get(sl, "metadata"), "name")), "IPv4",
+	       ports[0] ? ports : "<unset>", eps[0] ? eps : "<unset>", agebuf);
+}
+
+static void get_one(struct get_ctx *g, const struct k8s_set *set, size_t i)
+{
+	const struct k8s_obj *o = &set->obj[i];
+	char agebuf[16], buf[512], ip[ADDR_STR_LEN];
+	json_t *j = NULL;
+
+	age(agebuf, sizeof(agebuf), set->created[i]);
+	if (g->kind == K8S_ENDPOINTS || g->kind == K8S_ENDPOINTSLICE) {
+		/* Computed for a Service with a selector; as given for one without. */
+		if (o->kind != K8S_SERVICE)
+			return;
+		if (g->kind == K8S_ENDPOINTS)
+			j = k8s_endpoints_json(set, o);
+		else
+			j = k8s_slices_json(set, o);
+		if (!j)
+			return;
+		if (g->structured) {
+			if (json_is_array(j))
+				json_array_extend(g->items, j);
+			else
+				json_array_append(g->items, j);
+		} else if (g->kind == K8S_ENDPOINTS) {
+			header(g);
+			endpoints_str(buf, sizeof(buf), set, o);
+			row_ns(g, o->ns);
+			printf("%-24s %-40s %s\n", o->name, buf, agebuf);
+		} else {
+			size_t k;
+			json_t *sl;
+
+			json_array_foreach(j, k, sl) {
+				header(g);
+				slice_row(g, o->ns, sl, agebuf);
+			}
+		}
+		json_decref(j);
+		return;
+	}
+	if (o->kind != g->kind)
+		return;
+	if (g->structured) {
+		json_array_append(g->items, set->doc[i]);
+		return;
+	}
+	header(g);
+	row_ns(g, o->ns);
+	if (g->kind == K8S_SERVICE) {
+		ports_str(buf, sizeof(buf), &o->svc);
+		printf("%-24s %-12s %-16s %-13s %-20s %-6s", o->name, o->svc.type,
+		       o->svc.headless	 ? "None" :
+		       o->svc.cluster_ip ? fmt_ip(ip, o->svc.cluster_ip) :
+					   "<none>",
+		       "<none>", buf, agebuf);
+		if (g->wide) {
+			selector_str(buf, sizeof(buf), o->svc.selector, o->svc.nselector);
+			printf(" %s", buf);
+		}
+		printf("\n");
+	} else {
+		printf("%-24s %-6s %-10s %-9s %-6s", o->name, o->pod.ready ? "1/1" : "0/1",
+		       o->pod.terminating ? "Terminating" :
+		       o->pod.ip	  ? "Running" :
+					    "Pending",
+		       "0", agebuf);
+		if (g->wide)
+			printf(" %s", o->pod.ip ? fmt_ip(ip, o->pod.ip) : "<none>");
+		printf("\n");
+	}
+}
+
+int do_get(int argc, char **argv)
+{
+	struct get_ctx g = { .ns = K8S_NS_DEFAULT };
+	struct store *s = NULL;
+	struct k8s_set set;
+	char err[ERR_LEN], *pos[4];
+	int npos, kind, ret;
+
+	if (argc == 1 && !strcmp(argv[0], "help"))
+		return usage_k8s("get");
+	if (change_collecting())
+		return usage_err("get: not in a batch");
+	if (argc > 8)
+		return usage_err("get: too many arguments");
+	ret = ns_opts(argc, argv, "get", &g.ns, &g.all, pos, &npos);
+	if (ret)
+		return ret;
+	if (npos < 1 || npos > 2)
+		return usage_err("get: needs a kind (services, endpoints, endpointslices, pods) "
+				 "and at most one NAME");
+	kind = kind_arg(pos[0]);
+	if (kind < 0)
+		return usage_err("get: unknown kind '%s' (services, endpoints, endpointslices, "
+				 "pods)",
+				 pos[0]);
+	g.kind = (enum k8s_kind)kind;
+	g.name = npos == 2 ? pos[1] : NULL;
+	g.wide = cli.format && !strcmp(cli.format, "wide");
+	g.structured = json_output || (cli.format && !strcmp(cli.format, "yaml"));
+	if (g.name && g.all)
+		return usage_err("get: a NAME is looked up in one namespace (-n), not with -A");
+	if (!require_privileges() || cli_open_store(&s))
+		return EXIT_FAIL;
+	ret = k8s_set_load(s, &set, err);
+	store_close(s);
+	if (ret) {
+		p_err("%s", err);
+		return EXIT_FAIL;
+	}
+	g.items = json_array();
+	for (size_t i = 0; i < set.n; i++) {
+		const struct k8s_obj *o = &set.obj[i];
+
+		if (!g.all && strcmp(o->ns, g.ns))
+			continue;
+		if (g.name && strcmp(o->name, g.name))
+			continue;
+		get_one(&g, &set, i);
+	}
+	ret = EXIT_OK;
+	if (g.name && !g.shown && !json_array_size(g.items)) {
+		/* Endpoints of an existing Service with none still exist, as in Kubernetes. */
+		p_err("%s \"%s\" not found in namespace %s", pos[0], g.name, g.ns);
+		ret = EXIT_FAIL;
+	} else if (g.structured) {
+		/* One object by name is the object; otherwise a v1 List, as kubectl prints. */
+		json_t *out = g.name && json_array_size(g.items) == 1 ?
+				      json_incref(json_array_get(g.items, 0)) :
+				      json_pack("{s:s, s:O, s:s, s:{}}", "apiVersion", "v1",
+						"items", g.items, "kind", "List", "metadata");
+
+		json_output_suspend();
+		if (emit(out))
+			ret = EXIT_FAIL;
+		json_decref(out);
+	} else if (!g.shown) {
+		fprintf(stderr, "No resources found in %s namespace.\n", g.all ? "any" : g.ns);
+	}
+	json_decref(g.items);
+	k8s_set_free(&set);
+	return ret;
+}
