@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # tools/demo.sh - the README quick start, end to end (run by 'make demo' after the build):
-# build the test topology (tools/topo.sh), load svcbpf on the node's eth0, add the seed's
-# service 10.96.0.50:80 -> 10.244.1.10:8080, 10.244.2.15:8080, send requests from the client
-# to the ClusterIP, show which pod answered each, then 'svc list' and 'status', and tear
-# everything down (also on failure or Ctrl-C).
+# build the test topology (tools/topo.sh), load svcbpf on the node's eth0, apply the seed's
+# Service manifest (10.96.0.50:80, selector app=my-app, targetPort 8080) and its two Pods
+# (10.244.1.10, 10.244.2.15), show the Endpoints the controller made, send requests from the
+# client to the ClusterIP and show which pod answered each, take a pod out of rotation (not
+# Ready), then 'svc list' and 'status', and tear everything down (also on failure or Ctrl-C).
 #
 # Needs root. Environment: SVCBPF (default build/svcbpf), DEMO_REQUESTS (default 10).
 # Nothing touches the machine's /sys/fs/bpf/svcbpf or /var/lib/svcbpf: the run uses its own
@@ -53,9 +54,54 @@ cat <<EOF
   ClusterIP $VIP exists only in svcbpf's maps
 EOF
 
+MANIFESTS=$(mktemp -d /tmp/svcbpf-demo.XXXXXX) || die "cannot create a temp dir"
+# pod NAME IP READY: the manifest of a pod of the seed's app, as the kubelet reports it.
+pod() {
+	cat <<EOF
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $1
+  labels:
+    app: my-app
+spec:
+  containers:
+  - name: web
+    image: nginx
+    ports:
+    - containerPort: 8080
+status:
+  podIP: $2
+  conditions:
+  - type: Ready
+    status: "$3"
+EOF
+}
+cat >"$MANIFESTS/my-service.yaml" <<EOF
+apiVersion: v1
+kind: Service
+metadata:
+  name: my-service
+spec:
+  clusterIP: $VIP
+  selector:
+    app: my-app
+  ports:
+    - protocol: TCP
+      port: 80
+      targetPort: 8080
+EOF
+{ pod pod1 "$POD1" True; pod pod2 "$POD2" True; } >"$MANIFESTS/pods.yaml"
+
 section "Load svcbpf on the node's eth0"
 run load eth0
-run svc add "$VIP:80" --backend "$POD1:8080" --backend "$POD2:8080"
+
+section "Apply the seed's Service and its two Pods (the API server's and controller's part)"
+sed 's/^/  /' "$MANIFESTS/my-service.yaml"
+run apply -f "$MANIFESTS/my-service.yaml" -f "$MANIFESTS/pods.yaml"
+run get services
+run get endpoints my-service -o yaml
 
 # requests N: N requests from the client to the ClusterIP, each answer recorded.
 answers=()
@@ -85,10 +131,12 @@ run ct list
 section "Why a flow goes where it goes (Maglev slot of its 5-tuple)"
 run svc explain "$VIP:80" --from 10.244.0.5:40000
 
-section "Drain $POD1: new connections go to $POD2 only"
-run backend drain "$VIP:80" "$POD1:8080"
+section "pod1 is no longer Ready: the controller takes it out, new connections go to pod2"
+{ pod pod1 "$POD1" False; pod pod2 "$POD2" True; } >"$MANIFESTS/pods-1-not-ready.yaml"
+run apply -f "$MANIFESTS/pods-1-not-ready.yaml"
+run get endpoints
 requests 4
-run backend undrain "$VIP:80" "$POD1:8080"
+run apply -f "$MANIFESTS/pods.yaml"
 
 section "svcbpf svc list"
 run svc list
@@ -97,6 +145,7 @@ section "svcbpf status"
 run status
 
 section "Teardown"
+rm -rf -- "$MANIFESTS"
 topo_teardown
 trap - EXIT INT TERM
 echo "  namespaces and pins of $TOPO_ID removed"
