@@ -599,6 +599,21 @@ void model_free(struct model *m)
 	m->n = 0;
 }
 
+/* Room for one more @size-byte element in *@arr (@n used of *@cap); false when out of memory. */
+static bool grow(void *arr, size_t n, size_t *cap, size_t size)
+{
+	void **a = arr, *na;
+
+	if (n < *cap)
+		return true;
+	na = realloc(*a, (*cap ? *cap * 2 : 16) * size);
+	if (!na)
+		return false;
+	*a = na;
+	*cap = *cap ? *cap * 2 : 16;
+	return true;
+}
+
 /* A one-off statement with text (T) and integer (I) arguments as @types spells them. */
 static sqlite3_stmt *prep_args(struct store *s, const char *sql, const char *types, ...)
 {
@@ -674,14 +689,8 @@ int store_obj_list(struct store *s, struct obj_rec **out, size_t *n)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct obj_rec *r;
 
-		if (*n == cap) {
-			struct obj_rec *nr =
-				realloc(*out, (cap = cap ? cap * 2 : 16) * sizeof(*nr));
-
-			if (!nr)
-				break;
-			*out = nr;
-		}
+		if (!grow(out, *n, &cap, sizeof(**out)))
+			break;
 		r = &(*out)[(*n)++];
 		r->kind = col_dup(st, 0);
 		r->ns = col_dup(st, 1);
@@ -752,13 +761,8 @@ int store_owned_list(struct store *s, struct l4addr **out, size_t *n)
 	if (!st)
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			struct l4addr *na = realloc(*out, (cap = cap ? cap * 2 : 16) * sizeof(*na));
-
-			if (!na)
-				break;
-			*out = na;
-		}
+		if (!grow(out, *n, &cap, sizeof(**out)))
+			break;
 		(*out)[(*n)++] = (struct l4addr){ .ip = (uint32_t)sqlite3_column_int64(st, 0),
 						  .port = (uint16_t)sqlite3_column_int(st, 1),
 						  .proto = (uint8_t)sqlite3_column_int(st, 2) };
