@@ -334,8 +334,15 @@ static __always_inline int lb4_select(const struct pkt4 *p, const struct svc_val
 	 */
 	if (!be)
 		be = maglev4_pick(p, svc, &be_id);
+	/*
+	 * No table: the service has no backend taking new flows, and the client
+	 * is told so. A table naming a backend that is gone is a moment of
+	 * inconsistency (a failed reconcile before `sync`): drop, let it retry.
+	 */
 	if (!be)
-		return SVCBPF_REJECT;
+		return bpf_map_lookup_elem(&svcbpf_mag_v1, &svc->id) ?
+			       VERDICT_DROP(SVCBPF_CNT_DROP_NO_BACKEND) :
+			       SVCBPF_REJECT;
 	if (affinity)
 		aff4_record(p, svc, be_id, now);
 

@@ -32,6 +32,7 @@
 #include <stdbool.h>
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/tcp.h>
@@ -275,7 +276,9 @@ static __always_inline int reject4_udp(struct __sk_buff *skb, const struct pkt4 
  */
 static __always_inline int reject4_skb(struct __sk_buff *skb, const struct pkt4 *p)
 {
-	if (!reject4_addr_ok(p->saddr))
+	/* Nor does a frame sent to a link-layer group: its answer would have no sender. */
+	if (!reject4_addr_ok(p->saddr) || skb->pkt_type == PACKET_BROADCAST ||
+	    skb->pkt_type == PACKET_MULTICAST)
 		return VERDICT_DROP(SVCBPF_CNT_DROP_NO_BACKEND);
 	if (p->proto == IPPROTO_TCP)
 		return reject4_tcp(skb, p);

@@ -162,6 +162,20 @@ static int check_owner(struct store *s, const struct change *c, const char *svc)
 		p_err("cannot read the store: %s", store_errmsg(s));
 		return rc;
 	}
+	/* A CLI service on a Service's ClusterIP would block that Service's next apply. */
+	if (!rc && !c->owner[0] && c->op == CHANGE_SVC_SET) {
+		rc = store_vip_used(s, c->svc.ip, owner, sizeof(owner));
+		if (rc < 0) {
+			p_err("cannot read the store: %s", store_errmsg(s));
+			return rc;
+		}
+		if (rc && owner[0]) {
+			p_err("%scannot add %s: its address is Service %s's ClusterIP", c->where,
+			      svc, owner);
+			return -EPERM;
+		}
+		rc = 0;
+	}
 	if (rc && strcmp(owner, c->owner)) {
 		p_err(c->owner[0] ?
 			      "%scannot program Service %s: %s belongs to Service %s" :

@@ -216,10 +216,10 @@ static int allocate_ips(struct store *s, const struct k8s_set *set, struct k8s_j
 		} else if (old && old->svc.cluster_ip) {
 			ip = old->svc.cluster_ip;
 		} else {
-			/* The first 16 addresses stay for fixed ones (10.96.0.1, .10). */
+			/* The first 16 addresses stay for fixed ones (10.96.0.1, .10), if there is room. */
 			uint32_t size = ~job->cidr_mask;
 
-			for (uint32_t k = 16; k < size && !ip; k++) {
+			for (uint32_t k = size > 64 ? 16 : 1; k < size && !ip; k++) {
 				uint32_t cand = job->cidr_base + k;
 
 				rc = cli_vip(s, cand);
@@ -375,7 +375,7 @@ static int apply_pre(struct store *s, void *ctx, struct change_list *more)
 		char *doc = doc_to_store(x);
 		const struct k8s_obj *old = stored(&set, &x->obj);
 		size_t oi = old ? (size_t)(old - set.obj) : 0;
-		json_t *newj = doc ? json_loads(doc, 0, NULL) : NULL;
+		json_t *newj = doc ? json_loads(doc, JSON_ALLOW_NUL, NULL) : NULL;
 
 		x->result = !old				  ? "created" :
 			    newj && json_equal(set.doc[oi], newj) ? "unchanged" :
@@ -622,6 +622,15 @@ static bool plain_ok(const char *s)
 
 	if (!*s || strlen(s) > 200)
 		return false;
+	/* Digits first: plain only as a dotted quad (0o17, 0x1f and 1e3 read as numbers). */
+	if (*s >= '0' && *s <= '9') {
+		int dots = 0;
+
+		for (const char *p = s; *p; p++)
+			dots += *p == '.';
+		if (dots != 3)
+			return false;
+	}
 	for (const char *p = s; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		      (*p >= '0' && *p <= '9') || strchr("._/-", *p)))
@@ -908,7 +917,7 @@ int do_get(int argc, char **argv)
 	struct get_ctx g = { .ns = K8S_NS_DEFAULT };
 	struct store *s = NULL;
 	struct k8s_set set;
-	char err[ERR_LEN], *pos[4];
+	char err[ERR_LEN], *pos[8];
 	int npos, kind, ret;
 
 	if (argc == 1 && !strcmp(argv[0], "help"))

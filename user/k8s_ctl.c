@@ -48,13 +48,19 @@ int k8s_set_load(struct store *s, struct k8s_set *set, char err[ERR_LEN])
 
 		if (kind_of(r[i].kind) < 0)
 			continue;
-		doc = json_loads(r[i].doc, 0, &je);
-		/* Stored objects were valid when applied: one that is not now is skipped. */
+		doc = json_loads(r[i].doc, JSON_ALLOW_NUL, &je);
+		/*
+		 * Stored objects were valid when applied. One that no longer reads
+		 * stops everything: skipping it would take its Service down.
+		 */
 		if (!doc || k8s_decode(doc, &set->obj[set->n], e) != 1) {
 			k8s_obj_free(&set->obj[set->n]);
 			memset(&set->obj[set->n], 0, sizeof(set->obj[set->n]));
 			json_decref(doc);
-			continue;
+			snprintf(err, ERR_LEN, "stored %s %s/%s does not read back: %s (delete it)",
+				 r[i].kind, r[i].ns, r[i].name, doc ? e : je.text);
+			ret = -EINVAL;
+			break;
 		}
 		set->doc[set->n] = doc;
 		set->created[set->n] = r[i].created;
@@ -62,10 +68,10 @@ int k8s_set_load(struct store *s, struct k8s_set *set, char err[ERR_LEN])
 	}
 out:
 	obj_recs_free(r, n);
-	if (ret) {
+	if (ret == -ENOMEM)
 		snprintf(err, ERR_LEN, "out of memory");
+	if (ret)
 		k8s_set_free(set);
-	}
 	return ret;
 }
 
@@ -287,23 +293,30 @@ int k8s_translations(const struct k8s_set *set, struct k8s_xlate **out, size_t *
 				return -ENOMEM;
 			}
 			/*
-			 * Ready endpoints take flows (not-ready ones too with
-			 * publishNotReadyAddresses); terminating ones keep the flows
-			 * they have and take no new ones, as Kubernetes' terminating
-			 * endpoints.
+			 * Ready endpoints take new flows (not-ready ones too with
+			 * publishNotReadyAddresses). Not-ready and terminating ones
+			 * keep the flows they have and take no new ones, as kube-proxy
+			 * keeps established connections. When none is ready, serving
+			 * terminating ones take new flows (kube-proxy's fallback).
 			 */
+			bool any_ready = false;
+
+			for (size_t e = 0; e < neps; e++)
+				any_ready |= eps[e].port[p] && !eps[e].terminating &&
+					     (eps[e].ready || sv->publish_not_ready);
 			for (size_t e = 0; e < neps; e++) {
+				bool takes = !eps[e].terminating ?
+						     eps[e].ready || sv->publish_not_ready :
+						     !any_ready && eps[e].ready;
 				struct be_rec *b;
 
-				if (!eps[e].port[p] || (!eps[e].ready && !eps[e].terminating &&
-							!sv->publish_not_ready))
+				if (!eps[e].port[p])
 					continue;
 				b = &x->rec.be[x->rec.nbe++];
 				b->addr = (struct l4addr){ eps[e].ip, eps[e].port[p],
 							   sv->ports[p].proto };
 				b->weight = 1;
-				b->state = eps[e].terminating ? SVCBPF_BE_DRAINING :
-								SVCBPF_BE_ACTIVE;
+				b->state = takes ? SVCBPF_BE_ACTIVE : SVCBPF_BE_DRAINING;
 			}
 		}
 		k8s_eps_free(eps, neps);

@@ -275,7 +275,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	/* yaml and wide are get's (kubectl's) formats only. */
-	if (cli.format && strcmp(argv[0], "get")) {
+	if (cli.format && (!argv[0][0] || strncmp("get", argv[0], strlen(argv[0])))) {
 		p_err("unknown output format '%s' for '%s' (plain or json; yaml and wide with get)",
 		      cli.format, argv[0]);
 		out_end();

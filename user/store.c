@@ -779,8 +779,10 @@ int store_owned_list(struct store *s, struct l4addr **out, size_t *n)
 
 int store_vip_used(struct store *s, uint32_t vip, char *owner, size_t len)
 {
+	/* A CLI service first: the allocator must never hand its VIP to a Service. */
 	sqlite3_stmt *st = prep_args(s,
-				     "SELECT coalesce(owner, '') FROM service WHERE vip=? LIMIT 1",
+				     "SELECT coalesce(owner, '') FROM service WHERE vip=? "
+				     "ORDER BY owner IS NOT NULL LIMIT 1",
 				     "I", (int64_t)vip);
 	int rc;
 

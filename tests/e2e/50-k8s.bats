@@ -105,6 +105,14 @@ endpoint_ips() {
 		e2e_fail "both pods must answer: $E2E_HTTP_OUT"
 	sb_ok apply -f "$M/svc.yaml"
 	assert_contains "apply again" "service/my-service unchanged" "$SB_OUT"
+
+	# What a Service owns changes only through it, and its ClusterIP is its own.
+	sb backend drain 10.96.0.50:80 "$(topo_pod_ip 1):8080"
+	assert_eq "backend drain on a Service's translation" 1 "$SB_RC"
+	assert_contains "drain refused" "belongs to Service default/my-service" "$SB_OUT"
+	sb svc add 10.96.0.50:53/udp --backend "$(topo_pod_ip 1):53"
+	assert_eq "svc add on a Service's ClusterIP" 1 "$SB_RC"
+	sb_ok apply -f "$M/svc.yaml"
 }
 
 @test "k8s: a relabelled pod, then a not-Ready pod, drops out; back, it returns" {

@@ -141,7 +141,10 @@ static void test_seed(void **state)
 	json_decref(ep);
 }
 
-/* Not Ready pods are out (listed not ready), unless publishNotReadyAddresses; terminating drain. */
+/*
+ * Not Ready pods take no new flows but keep theirs (listed not ready), unless
+ * publishNotReadyAddresses; terminating ones drain.
+ */
 static void test_readiness(void **state)
 {
 	struct k8s_xlate *x;
@@ -158,9 +161,9 @@ static void test_readiness(void **state)
 	assert_int_equal(k8s_translations(&set, &x, &n), 0);
 	t = xlate_of(x, n, IP(10, 96, 0, 50), 80, IPPROTO_TCP);
 	assert_non_null(t);
-	assert_int_equal(t->rec.nbe, 2);
+	assert_int_equal(t->rec.nbe, 3);
 	assert_int_equal(be_of(t, IP(10, 244, 1, 10))->state, SVCBPF_BE_ACTIVE);
-	assert_null(be_of(t, IP(10, 244, 2, 15)));
+	assert_int_equal(be_of(t, IP(10, 244, 2, 15))->state, SVCBPF_BE_DRAINING);
 	assert_int_equal(be_of(t, IP(10, 244, 3, 20))->state, SVCBPF_BE_DRAINING);
 	k8s_xlates_free(x, n);
 
@@ -184,6 +187,23 @@ static void test_publish_not_ready(void **state)
 	assert_int_equal(k8s_translations(&set, &x, &n), 0);
 	assert_int_equal(x[0].rec.nbe, 1);
 	assert_int_equal(x[0].rec.be[0].state, SVCBPF_BE_ACTIVE);
+	k8s_xlates_free(x, n);
+}
+
+/* With no ready endpoint, serving terminating ones take new flows (kube-proxy's fallback). */
+static void test_terminating_fallback(void **state)
+{
+	struct k8s_xlate *x;
+	size_t n;
+
+	(void)state;
+	add(seed_svc);
+	pod("old", "default", "\"app\":\"my-app\"", "10.244.1.10", true, "", true);
+	pod("new", "default", "\"app\":\"my-app\"", "10.244.2.15", false, "", false);
+	assert_int_equal(k8s_translations(&set, &x, &n), 0);
+	assert_int_equal(x[0].rec.nbe, 2);
+	assert_int_equal(be_of(&x[0], IP(10, 244, 1, 10))->state, SVCBPF_BE_ACTIVE);
+	assert_int_equal(be_of(&x[0], IP(10, 244, 2, 15))->state, SVCBPF_BE_DRAINING);
 	k8s_xlates_free(x, n);
 }
 
@@ -247,9 +267,9 @@ static void test_no_selector(void **state)
 	assert_int_equal(k8s_translations(&set, &x, &n), 0);
 	t = xlate_of(x, n, IP(10, 96, 0, 53), 80, IPPROTO_TCP);
 	assert_non_null(t);
-	assert_int_equal(t->rec.nbe, 3);
+	assert_int_equal(t->rec.nbe, 4);
 	assert_int_equal(be_of(t, IP(10, 1, 0, 1))->state, SVCBPF_BE_ACTIVE);
-	assert_null(be_of(t, IP(10, 1, 0, 2)));
+	assert_int_equal(be_of(t, IP(10, 1, 0, 2))->state, SVCBPF_BE_DRAINING);
 	assert_int_equal(be_of(t, IP(10, 1, 0, 3))->state, SVCBPF_BE_ACTIVE);
 	assert_int_equal(be_of(t, IP(10, 1, 0, 4))->state, SVCBPF_BE_DRAINING);
 	assert_null(be_of(t, IP(10, 244, 1, 10)));
@@ -306,6 +326,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_seed, teardown),
 		cmocka_unit_test_teardown(test_readiness, teardown),
 		cmocka_unit_test_teardown(test_publish_not_ready, teardown),
+		cmocka_unit_test_teardown(test_terminating_fallback, teardown),
 		cmocka_unit_test_teardown(test_named_multi_port, teardown),
 		cmocka_unit_test_teardown(test_no_selector, teardown),
 		cmocka_unit_test_teardown(test_headless, teardown),
