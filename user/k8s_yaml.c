@@ -28,6 +28,11 @@
 #define YAML_MAX_NODES (1u << 20) /* JSON values per document, after alias expansion */
 #define YAML_MAX_LIST_DEPTH 8 /* a List inside a List inside ... */
 #define YAML_MAX_FILE (64 << 20) /* bytes */
+/* Text of every string and key made, aliases expanded, over one k8s_read_files() call. */
+#define YAML_MAX_TEXT (256u << 20)
+
+/* What is left of YAML_MAX_TEXT in this call (the CLI reads manifests on one thread). */
+static size_t text_left;
 #define TAG_PREFIX "tag:yaml.org,2002:"
 
 /* One document being converted. */
@@ -248,6 +253,19 @@ static const char *tag_type(struct fy_node *n, bool *quoted)
 	return NULL;
 }
 
+/* Charge @len bytes of text made from @n; false (@c failed) when the call is over budget. */
+static bool charge_text(struct conv *c, struct fy_node *n, size_t len)
+{
+	if (len > text_left) {
+		conv_fail(c, n,
+			  "manifests too large: more than %u MiB of text (with aliases expanded)",
+			  YAML_MAX_TEXT >> 20);
+		return false;
+	}
+	text_left -= len;
+	return true;
+}
+
 static json_t *scalar_json(struct conv *c, struct fy_node *n)
 {
 	enum fy_node_style st = fy_node_get_style(n);
@@ -259,6 +277,8 @@ static json_t *scalar_json(struct conv *c, struct fy_node *n)
 
 	if (!s)
 		s = "";
+	if (!charge_text(c, n, len))
+		return NULL;
 	if (quoted)
 		v = json_stringn(s, len);
 	else
@@ -376,8 +396,10 @@ static json_t *mapping_json(struct conv *c, struct fy_node *n)
 			goto fail;
 		}
 		v = node_json(c, fy_node_pair_value(p));
-		if (!v)
+		if (!v || !charge_text(c, k, klen)) {
+			json_decref(v);
 			goto fail;
+		}
 		if (json_object_setn_new(obj, ks, klen, v)) {
 			conv_fail(c, k, "invalid UTF-8 in a key");
 			goto fail;
@@ -873,6 +895,7 @@ int k8s_read_files(char *const *paths, size_t n, struct k8s_docs *out, char err[
 
 	out->doc = NULL;
 	out->n = 0;
+	text_left = YAML_MAX_TEXT;
 	for (size_t i = 0; i < n && !ret; i++) {
 		struct stat st;
 
