@@ -784,6 +784,26 @@ static void endpoints_str(char *buf, size_t len, const struct k8s_set *set,
 	k8s_eps_free(eps, neps);
 }
 
+/* "IP:PORT,..." of the ready addresses of applied Endpoints @ep. */
+static void stored_endpoints_str(char *buf, size_t len, const struct k8s_endpoints *ep)
+{
+	size_t off = 0, shown = 0;
+
+	snprintf(buf, len, "<none>");
+	for (size_t s = 0; s < ep->nsets; s++)
+		for (size_t a = 0; a < ep->sets[s].naddrs; a++)
+			for (size_t p = 0; p < ep->sets[s].nports && off < len; p++) {
+				char ip[ADDR_STR_LEN];
+
+				if (!ep->sets[s].addrs[a].ready)
+					continue;
+				off += (size_t)snprintf(buf + off, len - off, "%s%s:%u",
+							shown++ ? "," : "",
+							fmt_ip(ip, ep->sets[s].addrs[a].ip),
+							ep->sets[s].ports[p].port);
+			}
+}
+
 static void row_ns(const struct get_ctx *g, const char *ns)
 {
 	if (g->all)
@@ -849,8 +869,23 @@ static void get_one(struct get_ctx *g, const struct k8s_set *set, size_t i)
 
 	age(agebuf, sizeof(agebuf), set->created[i]);
 	if (g->kind == K8S_ENDPOINTS || g->kind == K8S_ENDPOINTSLICE) {
-		/* Computed for a Service with a selector; as given for one without. */
-		if (o->kind != K8S_SERVICE)
+		/* Applied ones (a Service without a selector's) as written... */
+		if (o->kind == g->kind) {
+			if (g->structured) {
+				json_array_append(g->items, set->doc[i]);
+			} else if (g->kind == K8S_ENDPOINTS) {
+				header(g);
+				stored_endpoints_str(buf, sizeof(buf), &o->ep);
+				row_ns(g, o->ns);
+				printf("%-24s %-40s %s\n", o->name, buf, agebuf);
+			} else {
+				header(g);
+				slice_row(g, o->ns, set->doc[i], agebuf);
+			}
+			return;
+		}
+		/* ...and the controller's for a Service with a selector. */
+		if (o->kind != K8S_SERVICE || !o->svc.has_selector)
 			return;
 		if (g->kind == K8S_ENDPOINTS)
 			j = k8s_endpoints_json(set, o);
