@@ -139,3 +139,12 @@ char *fmt_l4addr(char buf[ADDR_STR_LEN], const struct l4addr *a, bool with_proto
 		snprintf(buf, ADDR_STR_LEN, "%s:%u", fmt_ip(ip, a->ip), a->port);
 	return buf;
 }
+
+int l4addr_cmp(const struct l4addr *a, const struct l4addr *b)
+{
+	if (a->ip != b->ip)
+		return a->ip < b->ip ? -1 : 1;
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
+	return (int)a->proto - (int)b->proto;
+}

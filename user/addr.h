@@ -36,4 +36,7 @@ const char *proto_name(uint8_t proto);
 char *fmt_l4addr(char buf[ADDR_STR_LEN], const struct l4addr *a, bool with_proto);
 char *fmt_ip(char buf[ADDR_STR_LEN], uint32_t ip);
 
+/* Order by address, then port, then protocol: how services are sorted everywhere. */
+int l4addr_cmp(const struct l4addr *a, const struct l4addr *b);
+
 #endif /* SVCBPF_ADDR_H */

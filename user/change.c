@@ -260,11 +260,7 @@ static int cmp_change_svc(const void *a, const void *b)
 	const struct l4addr *x = &((const struct change *)a)->svc;
 	const struct l4addr *y = &((const struct change *)b)->svc;
 
-	if (x->ip != y->ip)
-		return x->ip < y->ip ? -1 : 1;
-	if (x->port != y->port)
-		return x->port < y->port ? -1 : 1;
-	return (int)x->proto - (int)y->proto;
+	return l4addr_cmp(x, y);
 }
 
 /* Bring the maps of @svc in line with the committed store. */
@@ -295,11 +291,7 @@ static int cmp_rec_addr(const void *key, const void *rec)
 {
 	const struct l4addr *x = key, *y = &((const struct svc_rec *)rec)->addr;
 
-	if (x->ip != y->ip)
-		return x->ip < y->ip ? -1 : 1;
-	if (x->port != y->port)
-		return x->port < y->port ? -1 : 1;
-	return (int)x->proto - (int)y->proto;
+	return l4addr_cmp(x, y);
 }
 
 /*

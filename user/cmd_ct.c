@@ -35,24 +35,6 @@ static int ct_help(int argc, char **argv)
 	return EXIT_OK;
 }
 
-static uint64_t now_coarse_ns(void)
-{
-	struct timespec ts;
-
-	/* The dataplane's clock: bpf_ktime_get_coarse_ns(). */
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static uint32_t timeout_s(const struct svcbpf_cfg *cfg, uint8_t proto, uint8_t state)
-{
-	if (proto == IPPROTO_UDP)
-		return cfg->ct_timeout_udp;
-	return state == SVCBPF_CT_NEW	      ? cfg->ct_timeout_syn :
-	       state == SVCBPF_CT_ESTABLISHED ? cfg->ct_timeout_tcp :
-						cfg->ct_timeout_fin;
-}
-
 /* Does the entry @k/@v belong to service @svc (NULL: any)? FWD by key, REV by value. */
 static bool ct_of_service(const struct ct_key *k, const struct ct_value *v,
 			  const struct l4addr *svc)
@@ -116,14 +98,14 @@ static int do_ct_list(int argc, char **argv)
 		maps_close(&m);
 		return EXIT_FAIL;
 	}
-	now = now_coarse_ns();
+	now = dp_now_ns();
 	out_open_array("flows");
 	for (size_t i = 0; i < n; i++) {
 		struct l4addr client = { ntohl(k[i].saddr), ntohs(k[i].sport), k[i].proto };
 		struct l4addr service = { ntohl(k[i].daddr), ntohs(k[i].dport), k[i].proto };
 		struct l4addr be = { ntohl(v[i].addr), ntohs(v[i].port), k[i].proto };
 		uint64_t idle = now > v[i].last_seen ? (now - v[i].last_seen) / 1000000000ULL : 0;
-		uint32_t t = timeout_s(&cfg, k[i].proto, v[i].state);
+		uint32_t t = dp_ct_timeout(&cfg, k[i].proto, v[i].state);
 		char b1[ADDR_STR_LEN], b2[ADDR_STR_LEN], b3[ADDR_STR_LEN];
 
 		/* One line a flow: its client side (the reply side is its mirror). */

@@ -345,18 +345,11 @@ fail:
 static bool ct_entry_live(const struct dp_maps *m, const struct ct_value *ct, uint8_t proto)
 {
 	struct svcbpf_cfg cfg;
-	struct timespec ts;
-	uint64_t now, timeout;
 
 	if (dp_cfg_read(m, &cfg))
 		return false;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-	timeout = proto == IPPROTO_UDP		     ? cfg.ct_timeout_udp :
-		  ct->state == SVCBPF_CT_NEW	     ? cfg.ct_timeout_syn :
-		  ct->state == SVCBPF_CT_ESTABLISHED ? cfg.ct_timeout_tcp :
-						       cfg.ct_timeout_fin;
-	return now - ct->last_seen <= timeout * 1000000000ULL;
+	return (int64_t)(dp_now_ns() - ct->last_seen) <=
+	       (int64_t)dp_ct_timeout(&cfg, proto, ct->state) * 1000000000LL;
 }
 
 static const struct be_rec *be_by_id(const struct svc_rec *r, uint64_t id)
@@ -479,17 +472,14 @@ static int do_svc_explain(int argc, char **argv)
 		struct ct_value cv;
 		struct aff_value av;
 		const struct be_rec *b;
-		struct timespec ts;
 
-		clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 		if (!bpf_map_lookup_elem(m.ct, &ck, &cv) && ct_entry_live(&m, &cv, svc.proto) &&
 		    cv.state < SVCBPF_CT_CLOSING && (b = be_by_id(&r, cv.backend_id))) {
 			chosen = b;
 			reason = "tracked";
 		} else if (r.affinity && !bpf_map_lookup_elem(m.aff, &ak, &av) &&
-			   (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec -
-					   av.last_seen <=
-				   (uint64_t)r.affinity * 1000000000ULL &&
+			   (int64_t)(dp_now_ns() - av.last_seen) <=
+				   (int64_t)r.affinity * 1000000000LL &&
 			   (b = be_by_id(&r, av.backend_id)) && b->state == SVCBPF_BE_ACTIVE &&
 			   b->weight) {
 			chosen = b;

@@ -243,11 +243,7 @@ static int cmp_xlate(const void *a, const void *b)
 	const struct l4addr *x = &((const struct k8s_xlate *)a)->rec.addr;
 	const struct l4addr *y = &((const struct k8s_xlate *)b)->rec.addr;
 
-	if (x->ip != y->ip)
-		return x->ip < y->ip ? -1 : 1;
-	if (x->port != y->port)
-		return x->port < y->port ? -1 : 1;
-	return (int)x->proto - (int)y->proto;
+	return l4addr_cmp(x, y);
 }
 
 int k8s_translations(const struct k8s_set *set, struct k8s_xlate **out, size_t *n)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -520,6 +521,23 @@ size_t dp_ct_delete(const struct dp_maps *m, const struct ct_key *keys, size_t n
 	return delete_many(m->ct, keys, sizeof(*keys), n);
 }
 
+uint64_t dp_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint32_t dp_ct_timeout(const struct svcbpf_cfg *cfg, uint8_t proto, uint8_t state)
+{
+	if (proto == IPPROTO_UDP)
+		return cfg->ct_timeout_udp;
+	return state == SVCBPF_CT_NEW	      ? cfg->ct_timeout_syn :
+	       state == SVCBPF_CT_ESTABLISHED ? cfg->ct_timeout_tcp :
+						cfg->ct_timeout_fin;
+}
+
 size_t dp_aff_flush(const struct dp_maps *m, const struct l4addr *svc)
 {
 	struct svc_key key;
@@ -649,11 +667,7 @@ static int cmp_svc(const void *a, const void *b)
 {
 	const struct l4addr *x = a, *y = &((const struct svc_rec *)b)->addr;
 
-	if (x->ip != y->ip)
-		return x->ip < y->ip ? -1 : 1;
-	if (x->port != y->port)
-		return x->port < y->port ? -1 : 1;
-	return (int)x->proto - (int)y->proto;
+	return l4addr_cmp(x, y);
 }
 
 /* Collect every key of @fd (@ksz bytes each) into a new array. */

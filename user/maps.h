@@ -91,6 +91,11 @@ uint64_t dp_table_memory(const struct dp_maps *m);
 /* Forget the client-IP affinities to @svc (NULL: every service); returns how many. */
 size_t dp_aff_flush(const struct dp_maps *m, const struct l4addr *svc);
 
+/* The dataplane's clock: bpf_ktime_get_coarse_ns() is CLOCK_MONOTONIC_COARSE. */
+uint64_t dp_now_ns(void);
+/* Seconds a conntrack entry of @proto in @state lives without traffic (lb.bpf.h's rule). */
+uint32_t dp_ct_timeout(const struct svcbpf_cfg *cfg, uint8_t proto, uint8_t state);
+
 /* A service's flags and affinity timeout as the service map holds them. */
 struct svc_value dp_svc_value_of(const struct svc_rec *r);
 

@@ -246,6 +246,21 @@ static void done(struct store *s, sqlite3_stmt *st)
 	sqlite3_finalize(st);
 }
 
+/* Room for one more @size-byte element in *@arr (@n used of *@cap); false when out of memory. */
+static bool grow(void *arr, size_t n, size_t *cap, size_t size)
+{
+	void **a = arr, *na;
+
+	if (n < *cap)
+		return true;
+	na = realloc(*a, (*cap ? *cap * 2 : 16) * size);
+	if (!na)
+		return false;
+	*a = na;
+	*cap = *cap ? *cap * 2 : 16;
+	return true;
+}
+
 /* Run a statement that returns nothing; returns rows changed or -EIO. */
 static int run(struct store *s, const char *sql, int nargs, const int64_t *args)
 {
@@ -402,16 +417,9 @@ int store_take_gone(struct store *s, uint32_t **ids, size_t *n)
 	if (!st)
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			uint32_t *ni;
-
-			cap = cap ? cap * 2 : 16;
-			ni = realloc(*ids, cap * sizeof(*ni));
-			if (!ni) {
-				done(s, st);
-				return -ENOMEM;
-			}
-			*ids = ni;
+		if (!grow(ids, *n, &cap, sizeof(**ids))) {
+			done(s, st);
+			return -ENOMEM;
 		}
 		(*ids)[(*n)++] = (uint32_t)sqlite3_column_int64(st, 0);
 	}
@@ -455,16 +463,9 @@ static int load_backends(struct store *s, struct svc_rec *r)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct be_rec *b;
 
-		if (r->nbe == cap) {
-			struct be_rec *nb;
-
-			cap = cap ? cap * 2 : 8;
-			nb = realloc(r->be, cap * sizeof(*nb));
-			if (!nb) {
-				done(s, st);
-				return -ENOMEM;
-			}
-			r->be = nb;
+		if (!grow(&r->be, r->nbe, &cap, sizeof(*r->be))) {
+			done(s, st);
+			return -ENOMEM;
 		}
 		b = &r->be[r->nbe++];
 		b->id = sqlite3_column_int64(st, 0);
@@ -501,16 +502,9 @@ int store_load(struct store *s, struct model *m)
 	if (!st)
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (m->n == cap) {
-			struct svc_rec *ns;
-
-			cap = cap ? cap * 2 : 16;
-			ns = realloc(m->svc, cap * sizeof(*ns));
-			if (!ns) {
-				err = -ENOMEM;
-				break;
-			}
-			m->svc = ns;
+		if (!grow(&m->svc, m->n, &cap, sizeof(*m->svc))) {
+			err = -ENOMEM;
+			break;
 		}
 		row_to_svc(st, &m->svc[m->n]);
 		m->n++;
@@ -597,21 +591,6 @@ void model_free(struct model *m)
 	free(m->svc);
 	m->svc = NULL;
 	m->n = 0;
-}
-
-/* Room for one more @size-byte element in *@arr (@n used of *@cap); false when out of memory. */
-static bool grow(void *arr, size_t n, size_t *cap, size_t size)
-{
-	void **a = arr, *na;
-
-	if (n < *cap)
-		return true;
-	na = realloc(*a, (*cap ? *cap * 2 : 16) * size);
-	if (!na)
-		return false;
-	*a = na;
-	*cap = *cap ? *cap * 2 : 16;
-	return true;
 }
 
 /* A one-off statement with text (T) and integer (I) arguments as @types spells them. */

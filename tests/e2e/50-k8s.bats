@@ -155,6 +155,7 @@ endpoint_ips() {
 	expect_http_fails "after delete service" 10.96.0.50 80
 	sb delete service my-service
 	assert_eq "deleting it again" 1 "$SB_RC"
+	assert_contains "deleting it again: why" "Service default/my-service: not found" "$SB_OUT"
 }
 
 @test "k8s: kubectl's own manifest: ClusterIP allocated from 10.96.0.0/12, named and multiple ports" {

@@ -24,6 +24,8 @@
 
 #include <cmocka.h>
 
+#include "../lib/xorshift.h"
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -131,31 +133,6 @@ static int prog_fd(enum prog p)
 static int pass_verdict(enum prog p)
 {
 	return p == XDP_IN ? XDP_PASS : TC_ACT_UNSPEC;
-}
-
-/* xorshift64*: the same flows on every libc. */
-static uint64_t rng_state;
-
-static void rng_seed(uint64_t seed)
-{
-	rng_state = seed ? seed : 1;
-}
-
-static uint32_t rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (uint32_t)((rng_state * 0x2545f4914f6cdd1dull) >> 32);
-}
-
-/* bpf_ktime_get_coarse_ns()'s clock. */
-static uint64_t now_coarse_ns(void)
-{
-	struct timespec ts;
-
-	assert_int_equal(clock_gettime(CLOCK_MONOTONIC_COARSE, &ts), 0);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static uint64_t counter(enum svcbpf_counter c)
@@ -380,7 +357,7 @@ static void ct_backdate(const struct ct_key *k, uint64_t secs)
 {
 	struct ct_value v = ct_get(k);
 
-	v.last_seen = now_coarse_ns() - secs * 1000000000ull;
+	v.last_seen = dp_now_ns() - secs * 1000000000ull;
 	assert_int_equal(bpf_map_update_elem(maps.ct, k, &v, BPF_EXIST), 0);
 }
 
@@ -737,7 +714,7 @@ static void check_expiry(struct pkt_spec *s, const struct be_rec *be, uint8_t ne
 		fail_msg("%s: idle %us of %us (state %u): not treated as a new flow", what,
 			 timeout + 2, timeout, st);
 	assert_int_equal(ct_get(&fk).state, new_state);
-	assert_true(now_coarse_ns() - ct_get(&fk).last_seen < 5000000000ull);
+	assert_true(dp_now_ns() - ct_get(&fk).last_seen < 5000000000ull);
 }
 
 static void test_ct_expiry(void **state)
@@ -813,7 +790,7 @@ static void aff_backdate(uint32_t client, const struct svc_rec *r, uint64_t secs
 	struct aff_value v;
 
 	assert_int_equal(bpf_map_lookup_elem(maps.aff, &k, &v), 0);
-	v.last_seen = now_coarse_ns() - secs * 1000000000ull;
+	v.last_seen = dp_now_ns() - secs * 1000000000ull;
 	assert_int_equal(bpf_map_update_elem(maps.aff, &k, &v, BPF_EXIST), 0);
 }
 

@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "../lib/xorshift.h"
+
 #include "maglev.h"
 #include "svcbpf.h"
 
@@ -29,22 +31,6 @@
 
 static const size_t sizes[] = { 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000 };
 #define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
-
-/* xorshift64*: the same sequence on every libc. */
-static uint64_t rng_state;
-
-static void rng_seed(uint64_t seed)
-{
-	rng_state = seed ? seed : 1;
-}
-
-static uint32_t rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (uint32_t)((rng_state * 0x2545f4914f6cdd1dull) >> 32);
-}
 
 /*
  * @n equal-weight backends, ids 1..n, at distinct addresses in
