@@ -18,7 +18,8 @@
 /* Exit codes. */
 #define EXIT_OK 0
 #define EXIT_FAIL 1 /* the command failed: invalid value, refused, system error */
-#define EXIT_USAGE 2 /* unknown verb or flag, missing argument */
+/* Usage errors too: kubectl exits 1 for every error, and scripts test for it. */
+#define EXIT_USAGE 1 /* unknown verb or flag, missing or repeated argument */
 
 struct cmd {
 	const char *name;
@@ -37,7 +38,7 @@ extern struct cli_ctx cli;
 /* Run the command in @cmds named by argv[0]; @help when there is none. */
 int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, char **));
 
-/* A usage error: message, then exit code 2. */
+/* A usage error: message, then exit code 1. */
 int usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Root (or CAP_BPF + CAP_NET_ADMIN), else a clear error. */

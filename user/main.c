@@ -142,7 +142,7 @@ static int do_help(int argc, char **argv)
 		"  -d, --debug               libbpf and verifier log\n"
 		"  -h, --help                this help; 'svcbpf OBJECT help' for an object's\n"
 		"\n"
-		"Exit codes: 0 ok, 1 the command failed, 2 usage error.\n",
+		"Exit codes: 0 ok, 1 the command failed or was misused.\n",
 		SVCBPF_PIN_DIR_DEFAULT, SVCBPF_STATE_DIR_DEFAULT);
 	return EXIT_OK;
 }

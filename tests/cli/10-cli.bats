@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: GPL-2.0
 #
-# The CLI's contract: exit codes (0 ok, 1 failed, 2 usage), one-line errors
+# The CLI's contract: exit codes (0 ok, 1 failed or misused), one-line errors
 # that name the problem, JSON on request, and bad input that changes neither
 # the store nor the pinned maps. Runs svcbpf in a namespace of its own with
 # one veth pair, a private pin dir and state dir; no traffic is sent.
@@ -63,7 +63,7 @@ bad() {
 
 @test "no arguments, help at every level" {
 	sb
-	assert_eq "exit code without a command" 2 "$status"
+	assert_eq "exit code without a command" 1 "$status"
 	assert_contains "usage" "Usage: svcbpf" "$output"
 	for words in help "svc help" "backend help" "load help" "--help" "svc --help"; do
 		sb $words
@@ -78,9 +78,9 @@ bad() {
 	sb sv li
 	assert_eq "unique prefixes 'sv li'" 0 "$status"
 	assert_contains "svc list by prefix" "10.96.0.50:80/tcp" "$output"
-	bad 2 "'s' is ambiguous: svc, service, status, sync" s
-	bad 2 "unknown command 'frobnicate'" frobnicate
-	bad 2 "unknown command 'frob'" svc frob
+	bad 1 "'s' is ambiguous: svc, service, status, sync" s
+	bad 1 "unknown command 'frobnicate'" frobnicate
+	bad 1 "unknown command 'frob'" svc frob
 	sb svc del 10.96.0.50:80
 	assert_eq "svc del" 0 "$status"
 }
@@ -106,11 +106,11 @@ bad() {
 	bad 1 "invalid service address '255.255.255.255:80'" svc add 255.255.255.255:80
 	bad 1 "backend 10.244.2.15:8080 given twice" svc add 10.96.0.50:80 \
 		--backend 10.244.2.15:8080 --backend 10.244.2.15:8080
-	bad 2 "missing VIP:PORT" svc add --backend 10.244.1.10:8080
-	bad 2 "--backend needs IP:PORT" svc add 10.96.0.50:80 --backend
-	bad 2 "unknown option '--bogus'" svc add 10.96.0.50:80 --bogus
-	bad 2 "unexpected argument '10.244.1.10:8080'" svc add 10.96.0.50:80 10.244.1.10:8080
-	bad 2 "unknown output format 'yaml'" svc list -o yaml
+	bad 1 "missing VIP:PORT" svc add --backend 10.244.1.10:8080
+	bad 1 "--backend needs IP:PORT" svc add 10.96.0.50:80 --backend
+	bad 1 "unknown option '--bogus'" svc add 10.96.0.50:80 --bogus
+	bad 1 "unexpected argument '10.244.1.10:8080'" svc add 10.96.0.50:80 10.244.1.10:8080
+	bad 1 "unknown output format 'yaml'" svc list -o yaml
 }
 
 @test "svc add replaces the backend set; backend add/del; deleting what is not there fails" {
@@ -125,7 +125,7 @@ bad() {
 	bad 1 "not a backend of 10.96.0.50:80/tcp" backend del 10.96.0.50:80 10.244.9.9:8080
 	bad 1 "no such service" svc del 10.96.0.99:80
 	bad 1 "no such service" svc del 10.96.0.50:80/udp
-	bad 2 "needs VIP:PORT and IP:PORT" backend add 10.96.0.50:80
+	bad 1 "needs VIP:PORT and IP:PORT" backend add 10.96.0.50:80
 	sb svc list -o json
 	run jq -r '[.services[] | select(.port == 80) | .backends[] | "\(.address):\(.port)"] | join(" ")' <<<"$output"
 	assert_eq "backends after add" "10.244.1.10:8080 10.244.2.15:8080 10.244.3.20:8080" "$output"
@@ -142,9 +142,9 @@ bad() {
 	bad 1 "cannot load on eth9: no such interface" load eth9
 	[ ! -e "$SVCBPF_PIN_DIR" ] || e2e_fail "a failed load left $SVCBPF_PIN_DIR"
 	bad 1 "invalid max-services '0'" load eth0 --max-services 0
-	bad 2 "missing interface" load
-	bad 2 "unknown option '--frob'" load eth0 --frob
-	bad 2 "interface eth0 given twice" load eth0 eth0
+	bad 1 "missing interface" load
+	bad 1 "unknown option '--frob'" load eth0 --frob
+	bad 1 "interface eth0 given twice" load eth0 eth0
 	bad 1 "cannot load on lo: not an Ethernet device" load lo
 	[ ! -e "$SVCBPF_PIN_DIR" ] || e2e_fail "a failed load left $SVCBPF_PIN_DIR"
 	# A store that does not fit the sizes asked for: refused before anything is pinned.
@@ -254,8 +254,8 @@ svc del 10.96.0.1:80"
 	printf '%s\n' "svc del 10.96.1.1:80" "svc del 10.96.1.1:80" >"$f"
 	bad 1 "^svcbpf: $f:2: cannot delete 10.96.1.1:80/tcp: no such service" batch "$f"
 	printf '%s\n' "svc add 10.96.1.9:80" "svc list" >"$f"
-	bad 2 "$f:2: svc list: only changes belong in a batch" batch "$f"
-	bad 2 "^svcbpf: -:1: unknown command 'load'" batch - <<<"load eth0"
+	bad 1 "$f:2: svc list: only changes belong in a batch" batch "$f"
+	bad 1 "^svcbpf: -:1: unknown command 'load'" batch - <<<"load eth0"
 	bad 1 "cannot read /nonexistent" batch /nonexistent
 	sb batch - <<<"svc del 10.96.1.1:80
 svc del 10.96.1.2:53/udp

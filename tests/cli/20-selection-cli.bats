@@ -3,8 +3,8 @@
 #
 # The CLI of backend selection: weights, drain, client-IP affinity, 'svc explain',
 # 'ct list|flush', and the Maglev and conntrack settings of 'load'. Good input does what it
-# says and shows in 'svc list' and 'status'; bad input gets one stderr line, exit 2 (usage) or
-# 1 (invalid value, refusal), and leaves the store and the pinned maps exactly as they were.
+# says and shows in 'svc list' and 'status'; bad input gets one stderr line, exit 1 (misuse, invalid
+# value or refusal), and leaves the store and the pinned maps exactly as they were.
 # Runs svcbpf in a namespace of its own with one veth pair, a private pin dir and state dir;
 # no traffic is sent. Every test starts unloaded with an empty store.
 
@@ -217,7 +217,7 @@ explain_many() {
 		bad 1 "invalid affinity '$a': expected none or client-ip\[,timeout=SECONDS\]" \
 			svc add 10.96.0.50:80 --backend 10.244.1.10:8080 --affinity "$a"
 	done
-	bad 2 "--affinity needs none or client-ip" svc add 10.96.0.50:80 --affinity
+	bad 1 "--affinity needs none or client-ip" svc add 10.96.0.50:80 --affinity
 	# The service is checked first, the affinity before the backends: the first error wins.
 	bad 1 "invalid affinity 'client'" svc add 10.96.0.50:80 --backend 10.244.1.10:8080,weight=x \
 		--affinity client
@@ -263,10 +263,10 @@ explain_many() {
 	bad 1 "^svcbpf: cannot change backend 10\.244\.1\.10:8080: no service 10\.96\.0\.50:80/udp$" \
 		backend drain 10.96.0.50:80/udp 10.244.1.10:8080
 	bad 1 "invalid address '10\.96\.0\.300:80'" backend undrain 10.96.0.300:80 10.244.1.10:8080
-	bad 2 "backend weight: needs VIP:PORT and IP:PORT and a weight" backend weight 10.96.0.50:80
-	bad 2 "backend undrain: unknown option '--now'" \
+	bad 1 "backend weight: needs VIP:PORT and IP:PORT and a weight" backend weight 10.96.0.50:80
+	bad 1 "backend undrain: unknown option '--now'" \
 		backend undrain 10.96.0.50:80 10.244.1.10:8080 --now
-	bad 2 "backend drain: too many arguments" backend drain 10.96.0.50:80 10.244.1.10:8080 3
+	bad 1 "backend drain: too many arguments" backend drain 10.96.0.50:80 10.244.1.10:8080 3
 	assert_eq "services after the refusals" \
 		"10.96.0.50:80/tcp not-loaded none/0 10.244.1.10:8080=1/active 10.244.2.15:8080=5/draining" \
 		"$(services)"
@@ -284,10 +284,10 @@ explain_many() {
 			backend weight 10.96.0.50:80 10.244.1.10:8080 "$n"
 	done
 	# A leading '-' reads as an option, as for every positional argument.
-	bad 2 "backend weight: unknown option '-1'" backend weight 10.96.0.50:80 10.244.1.10:8080 -1
-	bad 2 "backend weight: needs VIP:PORT and IP:PORT and a weight" \
+	bad 1 "backend weight: unknown option '-1'" backend weight 10.96.0.50:80 10.244.1.10:8080 -1
+	bad 1 "backend weight: needs VIP:PORT and IP:PORT and a weight" \
 		backend weight 10.96.0.50:80 10.244.1.10:8080
-	bad 2 "backend weight: too many arguments" backend weight 10.96.0.50:80 10.244.1.10:8080 3 4
+	bad 1 "backend weight: too many arguments" backend weight 10.96.0.50:80 10.244.1.10:8080 3 4
 	assert_eq "service after the refusals" \
 		"10.96.0.50:80/tcp not-loaded none/0 10.244.1.10:8080=9/active" "$(services)"
 }
@@ -296,14 +296,14 @@ explain_many() {
 
 @test "svc explain: usage errors, bad addresses, unknown services; nothing changes" {
 	ok svc add 10.96.0.50:80 --backend 10.244.1.10:8080
-	bad 2 "svc explain: needs VIP:PORT and --from IP:PORT" svc explain 10.96.0.50:80
-	bad 2 "svc explain: needs VIP:PORT and --from IP:PORT" svc explain --from 10.244.0.5:1000
-	bad 2 "--from needs a value" svc explain 10.96.0.50:80 --from
-	bad 2 "--proto needs a value" svc explain 10.96.0.50:80 --from 10.244.0.5:1000 --proto
-	bad 2 "--proto must be tcp or udp, not 'bogus'" \
+	bad 1 "svc explain: needs VIP:PORT and --from IP:PORT" svc explain 10.96.0.50:80
+	bad 1 "svc explain: needs VIP:PORT and --from IP:PORT" svc explain --from 10.244.0.5:1000
+	bad 1 "--from needs a value" svc explain 10.96.0.50:80 --from
+	bad 1 "--proto needs a value" svc explain 10.96.0.50:80 --from 10.244.0.5:1000 --proto
+	bad 1 "--proto must be tcp or udp, not 'bogus'" \
 		svc explain 10.96.0.50:80 --from 10.244.0.5:1000 --proto bogus
-	bad 2 "svc explain: unknown option '--to'" svc explain 10.96.0.50:80 --to 10.244.0.5:1000
-	bad 2 "svc explain: unexpected argument '10.96.0.51:80'" \
+	bad 1 "svc explain: unknown option '--to'" svc explain 10.96.0.50:80 --to 10.244.0.5:1000
+	bad 1 "svc explain: unexpected argument '10.96.0.51:80'" \
 		svc explain 10.96.0.50:80 10.96.0.51:80 --from 10.244.0.5:1000
 	bad 1 "invalid address '10\.244\.0\.5': expected IP:PORT" \
 		svc explain 10.96.0.50:80 --from 10.244.0.5
@@ -318,7 +318,7 @@ explain_many() {
 		svc explain 10.96.0.50:80 --from 10.244.0.5:1000 --proto udp
 	bad 1 "^svcbpf: no service 10\.96\.0\.50:80/udp$" svc explain 10.96.0.50:80/udp \
 		--from 10.244.0.5:1000
-	bad 2 "-:1: svc explain: only changes belong in a batch" \
+	bad 1 "-:1: svc explain: only changes belong in a batch" \
 		batch - <<<"svc explain 10.96.0.50:80 --from 10.244.0.5:1000"
 	sb svc explain 10.96.0.51:80 --from 10.244.0.5:1000 -o json
 	assert_eq "exit code of explain of an unknown service, -o json" 1 "$status"
@@ -329,7 +329,7 @@ explain_many() {
 # (cmd_svc.c passes argv[0] where the value is meant).
 @test "svc explain: --proto contradicting VIP:PORT/proto names the --proto value" {
 	ok svc add 10.96.0.50:80/udp --backend 10.244.1.10:8080
-	bad 2 "svc explain: --proto tcp contradicts 10\.96\.0\.50:80/udp" \
+	bad 1 "svc explain: --proto tcp contradicts 10\.96\.0\.50:80/udp" \
 		svc explain 10.96.0.50:80/udp --from 10.244.0.5:1000 --proto tcp
 }
 
@@ -439,18 +439,17 @@ explain_many() {
 	for verb in list flush; do
 		bad 1 "^svcbpf: svcbpf is not loaded \(no maps in $SVCBPF_PIN_DIR\)$" ct "$verb"
 		bad 1 "^svcbpf: svcbpf is not loaded" ct "$verb" 10.96.0.50:80
-		bad 2 "ct $verb: too many arguments" ct "$verb" 10.96.0.50:80 10.96.0.51:80
-		bad 2 "ct $verb: unknown option '--all'" ct "$verb" --all
+		bad 1 "ct $verb: too many arguments" ct "$verb" 10.96.0.50:80 10.96.0.51:80
+		bad 1 "ct $verb: unknown option '--all'" ct "$verb" --all
 	done
-	bad 2 "unknown command 'frob'" ct frob
+	bad 1 "unknown command 'frob'" ct frob
 	sb ct list -o json
 	assert_eq "exit code of 'ct list -o json', not loaded" 1 "$status"
 	assert_match "JSON error" "svcbpf is not loaded" "$(jq -r .error <<<"$output")"
 	[ ! -e "$SVCBPF_PIN_DIR" ] || e2e_fail "a ct command left $SVCBPF_PIN_DIR"
 }
 
-# Bug: an invalid VIP:PORT is an invalid value (exit 1 everywhere else: svc del, backend ...),
-# but ct_args' failure is returned as EXIT_USAGE (2) by do_ct_list and do_ct_flush.
+# An invalid VIP:PORT is an invalid value, as for svc del and backend ....
 @test "ct list/flush: an invalid VIP:PORT is an invalid value (exit 1)" {
 	ok load eth0
 	bad 1 "invalid address '10\.96\.0\.300:80'" ct flush 10.96.0.300:80
@@ -476,8 +475,8 @@ explain_many() {
 	ok ct flush 10.96.0.50:80 -o json
 	assert_eq "ct flush VIP -o json" '{"flushed":0,"entries":0,"affinities":0}' "$(jq -c . <<<"$output")"
 	assert_eq "state after flushing an empty table" "$before" "$(snapshot)"
-	bad 2 "^svcbpf: -:1: unknown command 'ct'" batch - <<<"ct list"
-	bad 2 "ct flush: too many arguments" ct flush 10.96.0.50:80 extra
+	bad 1 "^svcbpf: -:1: unknown command 'ct'" batch - <<<"ct list"
+	bad 1 "ct flush: too many arguments" ct flush 10.96.0.50:80 extra
 }
 
 # ----------------------------------------------------------------------------- load settings
@@ -492,12 +491,12 @@ explain_many() {
 	bad 1 "invalid maglev-size '131101': must be 251-131071" load eth0 --maglev-size 131101
 	bad 1 "invalid maglev-size 'abc': not a decimal number" load eth0 --maglev-size abc
 	bad 1 "invalid maglev-size '0': must be 251-131071" load eth0 --maglev-size 0
-	bad 2 "--maglev-size needs a number" load eth0 --maglev-size
+	bad 1 "--maglev-size needs a number" load eth0 --maglev-size
 	for t in syn tcp fin udp; do
 		bad 1 "invalid ct-timeout-$t '0': must be 1-1073741824" load eth0 --ct-timeout-$t 0
 	done
 	bad 1 "invalid ct-timeout-syn 'x': not a decimal number" load eth0 --ct-timeout-syn x
-	bad 2 "--ct-timeout-fin needs a number" load eth0 --ct-timeout-fin
+	bad 1 "--ct-timeout-fin needs a number" load eth0 --ct-timeout-fin
 	[ ! -e "$SVCBPF_PIN_DIR" ] || e2e_fail "a refused load left $SVCBPF_PIN_DIR"
 	# The smallest and largest primes are accepted.
 	ok load eth0 --maglev-size 251
@@ -577,7 +576,7 @@ explain_many() {
 	bad 1 "invalid ct-timeout-tcp '0'" load eth0 --ct-timeout-tcp 0
 	bad 1 "invalid ct-timeout-udp '1073741825': must be 1-1073741824" \
 		load eth0 --ct-timeout-udp 1073741825
-	bad 2 "load: unknown option '--ct-timeout'" load eth0 --ct-timeout 5
+	bad 1 "load: unknown option '--ct-timeout'" load eth0 --ct-timeout 5
 	assert_eq "services after the reloads" "$list" "$(svcbpf svc list -o json)"
 }
 
@@ -614,8 +613,8 @@ explain_many() {
 1|cannot change backend 10.244.9.9:8080: not a backend of 10.96.2.1:80/tcp|backend drain 10.96.2.1:80 10.244.9.9:8080
 1|cannot change backend 10.244.1.10:8080: no service 10.96.2.9:80/tcp|backend undrain 10.96.2.9:80 10.244.1.10:8080
 1|backend del: give the weight on its own|backend del 10.96.2.1:80 10.244.1.10:8080,weight=5
-2|backend weight: needs VIP:PORT and IP:PORT and a weight|backend weight 10.96.2.1:80 10.244.1.10:8080
-2|unknown command 'ct'|ct flush
+1|backend weight: needs VIP:PORT and IP:PORT and a weight|backend weight 10.96.2.1:80 10.244.1.10:8080
+1|unknown command 'ct'|ct flush
 EOF
 	assert_eq "services after the refused batches" \
 		"10.96.2.1:80/tcp programmed client-ip/300 10.244.1.10:8080=5/active 10.244.2.15:8080=7/active 10.244.3.20:8080=2/draining
