@@ -21,9 +21,20 @@ BUILD	   ?= build
 
 ARCH_INC   := /usr/include/$(shell $(CC) -dumpmachine)
 CFLAGS	   ?= -O2 -g
-CFLAGS	   += -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers -Wno-format-truncation \
-	      -Iinclude -Iuser -I$(BUILD)
-BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Wall -Iinclude -I$(ARCH_INC)
+CFLAGS	   += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
+	      -Wno-format-truncation -Iinclude -Iuser -I$(BUILD)
+# Hardening, as Debian's dpkg-buildflags with hardening=+all.
+CFLAGS	   += -fstack-protector-strong -fstack-clash-protection -fPIE -Wformat -Wformat-security
+LDFLAGS	   += -pie -Wl,-z,relro -Wl,-z,now
+ifeq ($(SAN),1)
+# `make SAN=1 BUILD=build-san`: the same code under AddressSanitizer and UBSan.
+CFLAGS	   += -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	      -fno-omit-frame-pointer
+LDFLAGS	   += -fsanitize=address,undefined
+else
+CFLAGS	   += -D_FORTIFY_SOURCE=2
+endif
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Wall -Iinclude -I$(ARCH_INC) $(BPF_EXTRA_CFLAGS)
 LDLIBS	   := -lbpf -lelf -lz -lsqlite3 -ljansson -lfyaml
 
 ifeq ($(V),1)
@@ -42,8 +53,11 @@ SKEL	  := $(BUILD)/svcbpf.bpf.skel.h
 
 UNIT_TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_store $(BUILD)/tests/test_maglev \
 	      $(BUILD)/tests/test_k8s $(BUILD)/tests/test_k8s_ctl
-PKT_TESTS  := $(BUILD)/tests/test_pkt $(BUILD)/tests/test_mirror
-E2E_TESTS  := $(wildcard tests/cli/*.bats tests/e2e/*.bats tests/bench/*.bats)
+PKT_TESTS  := $(patsubst tests/pkt/%.c,$(BUILD)/tests/%,$(wildcard tests/pkt/test_*.c))
+E2E_TESTS  := $(wildcard tests/cli/*.bats tests/e2e/*.bats tests/fuzz/*.bats tests/bench/*.bats)
+# libFuzzer harnesses: tests/fuzz/fuzz.mk adds them to FUZZ_BINS and defines `make fuzz`.
+FUZZ_BINS  :=
+-include tests/fuzz/fuzz.mk
 
 all: $(BUILD)/svcbpf
 
@@ -71,18 +85,18 @@ $(BUILD)/libsvcbpf.a: $(LIB_OBJS)
 
 $(BUILD)/svcbpf: $(BUILD)/user/main.o $(BUILD)/libsvcbpf.a
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsvcbpf.a | $(BUILD)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
 $(BUILD)/tests/test_%: tests/pkt/test_%.c tests/pkt/pkt.h $(BUILD)/libsvcbpf.a $(SKEL) \
 			 | $(BUILD)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/pkt $< $(BUILD)/libsvcbpf.a $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Itests/pkt $< $(BUILD)/libsvcbpf.a $(LDLIBS) -lcmocka -o $@
 
-tests: $(UNIT_TESTS) $(PKT_TESTS) $(BUILD)/pktbench $(BUILD)/connbench
+tests: $(UNIT_TESTS) $(PKT_TESTS) $(FUZZ_BINS) $(BUILD)/pktbench $(BUILD)/connbench
 
 # Benchmark tools: the parse-and-pass floor program and the per-packet runner.
 $(BUILD)/floor.bpf.o: bench/floor.bpf.c $(BPF_HDRS) | $(BUILD)
@@ -98,11 +112,11 @@ $(BUILD)/floor.bpf.skel.h: $(BUILD)/floor.bpf.o
 $(BUILD)/pktbench: bench/pktbench.c tests/pkt/pkt.h $(BUILD)/libsvcbpf.a $(SKEL) \
 		   $(BUILD)/floor.bpf.skel.h
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/pkt bench/pktbench.c $(BUILD)/libsvcbpf.a $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Itests/pkt bench/pktbench.c $(BUILD)/libsvcbpf.a $(LDLIBS) -o $@
 
 $(BUILD)/connbench: bench/connbench.c | $(BUILD)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -pthread $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -pthread $< -o $@
 
 bench-tools: all $(BUILD)/pktbench $(BUILD)/connbench
 

@@ -29,18 +29,18 @@ teardown_file() {
 
 # A failed test must not leave the next one loaded.
 teardown() {
-	nsenter --net="/run/netns/$CLI_NS" "$BATS_TEST_DIRNAME/../../build/svcbpf" unload \
+	nsenter --net="/run/netns/$CLI_NS" "${SVCBPF:-$BATS_TEST_DIRNAME/../../build/svcbpf}" unload \
 		>/dev/null 2>&1 || true
 }
 
 # sb ARGS...: svcbpf in the test namespace; sets $status and $output (bats run).
 sb() {
-	run nsenter --net="/run/netns/$CLI_NS" "$BATS_TEST_DIRNAME/../../build/svcbpf" "$@"
+	run nsenter --net="/run/netns/$CLI_NS" "${SVCBPF:-$BATS_TEST_DIRNAME/../../build/svcbpf}" "$@"
 }
 
 # The whole persistent state: the store's rows and every pinned map's entries.
 snapshot() {
-	nsenter --net="/run/netns/$CLI_NS" "$BATS_TEST_DIRNAME/../../build/svcbpf" svc list -o json
+	nsenter --net="/run/netns/$CLI_NS" "${SVCBPF:-$BATS_TEST_DIRNAME/../../build/svcbpf}" svc list -o json
 	for m in "$SVCBPF_PIN_DIR"/svcbpf_*; do
 		[ -e "$m" ] && bpftool -j map dump pinned "$m"
 	done
@@ -227,7 +227,7 @@ svc del 10.96.0.1:80"
 @test "non-root: a clear error, exit 1, nothing changed" {
 	before=$(snapshot)
 	run setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
-		"$BATS_TEST_DIRNAME/../../build/svcbpf" svc add 10.96.0.50:80 --backend 10.244.1.10:8080
+		"${SVCBPF:-$BATS_TEST_DIRNAME/../../build/svcbpf}" svc add 10.96.0.50:80 --backend 10.244.1.10:8080
 	assert_eq "exit code as nobody" 1 "$status"
 	assert_match "error as nobody" "needs root \(or CAP_BPF and CAP_NET_ADMIN\)" "$output"
 	assert_eq "state after a non-root attempt" "$before" "$(snapshot)"

@@ -18,7 +18,7 @@ setup_file() {
 	export CLI_TMP
 	export SVCBPF_PIN_DIR="/sys/fs/bpf/svcbpf-$CLI_ID"
 	export SVCBPF_STATE_DIR="$CLI_TMP/state"
-	export SVCBPF_BIN="$BATS_TEST_DIRNAME/../../build/svcbpf"
+	export SVCBPF_BIN="${SVCBPF:-$BATS_TEST_DIRNAME/../../build/svcbpf}"
 	export PYTHON # resolved once by ../lib/e2e; every test loads it again
 	ip netns add "$CLI_NS"
 	ip -n "$CLI_NS" link add eth0 type veth peer name eth1
