@@ -9,6 +9,8 @@ pkgs=(
 	libbpf-dev libelf-dev zlib1g-dev bpftool
 	libsqlite3-dev libjansson-dev libfyaml-dev libcmocka-dev
 	iproute2 ethtool socat curl bats jq perl python3 procps util-linux
+	# the fuzzers (clang's libFuzzer and sanitizer runtimes) and memcheck
+	libclang-rt-14-dev valgrind
 	# make bench (and its smoke test): the other dataplanes and the traffic tools
 	nginx-light iperf3 gnuplot-nox nftables iptables conntrack
 )

@@ -335,7 +335,7 @@ static int controller(struct store *s, struct change_list *more)
 		bool wanted = false;
 
 		for (size_t j = 0; j < nx && !wanted; j++)
-			wanted = !memcmp(&x[j].rec.addr, &owned[i], sizeof(owned[i]));
+			wanted = !l4addr_cmp(&x[j].rec.addr, &owned[i]);
 		if (wanted)
 			continue;
 		store_svc_owner(s, &owned[i], c.owner, sizeof(c.owner));

@@ -1,0 +1,167 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0
+#
+# The CLI's paths under valgrind memcheck: every command a user runs, good and bad input,
+# plain and JSON, manifests in and out. Each run must finish with the exit code the
+# command owes, no memcheck error and no definitely or indirectly lost block. The only
+# suppressions (valgrind.supp) are valgrind's model of the bpf(2) attr union inside
+# libbpf. Runs in a namespace of its own with one veth pair, a private pin dir and state
+# dir; no traffic is sent.
+
+load ../lib/e2e
+
+setup_file() {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	command -v valgrind >/dev/null || skip "needs valgrind (tools/deps.sh installs it)"
+	export VG_ID="sbvg$$"
+	export VG_NS="$VG_ID-node"
+	export VG_TMP=$(mktemp -d /tmp/svcbpf-vg.XXXXXX)
+	export SVCBPF_PIN_DIR="/sys/fs/bpf/svcbpf-$VG_ID"
+	export SVCBPF_STATE_DIR="$VG_TMP/state"
+	ip netns add "$VG_NS"
+	ip -n "$VG_NS" link add eth0 type veth peer name eth1
+	ip -n "$VG_NS" link set eth0 up
+	ip -n "$VG_NS" link set eth1 up
+}
+
+teardown_file() {
+	[ -n "${VG_NS:-}" ] || return 0
+	nsenter --net="/run/netns/$VG_NS" "$BATS_TEST_DIRNAME/../../build/svcbpf" unload \
+		>/dev/null 2>&1 || true
+	ip netns del "$VG_NS" 2>/dev/null || true
+	rm -rf "$SVCBPF_PIN_DIR" "$VG_TMP"
+}
+
+# vg EXIT ARGS...: svcbpf ARGS under memcheck in the test namespace; it must exit EXIT with
+# a clean memcheck log. Standard input is passed through (apply -f -).
+vg() {
+	local want=$1 log rc=0
+	shift
+	log="$VG_TMP/vg.$BATS_TEST_NUMBER.$RANDOM"
+	nsenter --net="/run/netns/$VG_NS" valgrind -q --log-file="$log" --error-exitcode=99 \
+		--leak-check=full --errors-for-leak-kinds=definite,indirect \
+		--show-leak-kinds=definite,indirect \
+		--suppressions="$BATS_TEST_DIRNAME/valgrind.supp" \
+		"$BATS_TEST_DIRNAME/../../build/svcbpf" "$@" >"$VG_TMP/out" 2>"$VG_TMP/err" || rc=$?
+	# The warnings about bpf commands valgrind has no model of are not errors.
+	if grep -v -e 'WARNING: unhandled eBPF command' "$log" | grep -q .; then
+		printf 'memcheck of svcbpf %s:\n' "$*" >&2
+		cat "$log" >&2
+		return 1
+	fi
+	assert_eq "exit code of 'svcbpf $*' ($(cat "$VG_TMP/err"))" "$want" "$rc"
+}
+
+@test "valgrind: load, services, backends, selection, conntrack, status, sync, unload" {
+	vg 0 load eth0
+	vg 0 svc add 10.96.0.50:80 --backend 10.244.1.10:8080 --backend 10.244.2.15:8080,weight=3
+	vg 0 svc add 10.96.0.10:53/udp --backend 10.244.1.10:53 --affinity client-ip,timeout=60
+	vg 0 backend add 10.96.0.50:80 10.244.3.20:8080
+	vg 0 backend drain 10.96.0.50:80 10.244.3.20:8080
+	vg 0 backend undrain 10.96.0.50:80 10.244.3.20:8080
+	vg 0 backend weight 10.96.0.50:80 10.244.3.20:8080 2
+	vg 0 backend del 10.96.0.50:80 10.244.3.20:8080
+	vg 0 svc list
+	vg 0 svc list -o json
+	vg 0 svc explain 10.96.0.50:80 --from 10.244.0.5:40000
+	vg 0 svc explain 10.96.0.10:53/udp --from 10.244.0.5:40000 -o json
+	vg 0 ct list
+	vg 0 ct list 10.96.0.50:80 -o json
+	vg 0 ct flush 10.96.0.50:80
+	vg 0 status
+	vg 0 status -o json
+	vg 0 sync
+	printf '%s\n' "svc add 10.96.0.51:80 --backend 10.244.1.10:8080" \
+		"backend add 10.96.0.51:80 10.244.2.15:8080" >"$VG_TMP/batch"
+	vg 0 batch "$VG_TMP/batch"
+	vg 0 load eth0 --xdp
+	vg 0 svc del 10.96.0.51:80
+	vg 0 svc del 10.96.0.50:80
+	vg 0 unload
+}
+
+@test "valgrind: bad input takes the error paths cleanly" {
+	vg 0 load eth0
+	vg 0 svc add 10.96.0.50:80 --backend 10.244.1.10:8080
+	vg 1
+	vg 1 frobnicate
+	vg 1 svc add 10.96.0.300:80 --backend 10.244.1.10:8080
+	vg 1 svc add 10.96.0.50:80 --backend
+	vg 1 svc add 10.96.0.50:80 --backend 10.96.0.50:8080
+	vg 1 svc del 10.96.0.99:80
+	vg 1 backend del 10.96.0.50:80 10.244.9.9:8080
+	vg 1 svc explain 10.96.0.99:80 --from 10.244.0.5:1000
+	vg 1 load nosuchdev0
+	printf '%s\n' "svc add 10.96.0.52:80 --backend 10.244.1.10:8080" "svc add 10.96.0.52:0" \
+		>"$VG_TMP/batch"
+	vg 1 batch "$VG_TMP/batch"
+	vg 1 svc list -o yaml
+	vg 0 svc del 10.96.0.50:80
+	vg 0 unload
+	vg 1 unload
+}
+
+@test "valgrind: manifests: apply, get in every format, delete, bad manifests" {
+	vg 0 load eth0
+	cat >"$VG_TMP/app.yaml" <<-'YAML'
+	apiVersion: v1
+	kind: Service
+	metadata:
+	  name: my-service
+	  labels: &labels
+	    app: my-app
+	spec:
+	  selector: *labels
+	  clusterIP: 10.96.0.50
+	  ports:
+	  - name: http
+	    port: 80
+	    targetPort: http
+	  sessionAffinity: ClientIP
+	---
+	apiVersion: v1
+	kind: Pod
+	metadata:
+	  name: pod1
+	  labels: {app: my-app}
+	spec:
+	  containers:
+	  - name: web
+	    image: nginx
+	    ports: [{containerPort: 8080, name: http}]
+	status:
+	  podIP: 10.244.1.10
+	  conditions: [{type: Ready, status: "True"}]
+	---
+	apiVersion: v1
+	kind: Endpoints
+	metadata:
+	  name: manual
+	subsets:
+	- addresses: [{ip: 10.244.2.15}]
+	  ports: [{port: 9000}]
+	---
+	{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "manual"},
+	 "spec": {"ports": [{"port": 9000}]}}
+	YAML
+	vg 0 apply -f "$VG_TMP/app.yaml"
+	vg 0 get services
+	vg 0 get services -A -o wide
+	vg 0 get endpoints my-service -o yaml
+	vg 0 get endpointslices -o json
+	vg 0 get pods -o wide
+	nsenter --net="/run/netns/$VG_NS" "$BATS_TEST_DIRNAME/../../build/svcbpf" \
+		get service my-service -o yaml >"$VG_TMP/round.yaml"
+	vg 0 apply -f - <"$VG_TMP/round.yaml"
+	vg 0 delete -f "$VG_TMP/app.yaml"
+	vg 1 delete service manual
+	printf 'kind: Service\nmetadata: {name: x}\nspec: {ports: [{port: eighty}]}\n' \
+		>"$VG_TMP/bad.yaml"
+	vg 1 apply -f "$VG_TMP/bad.yaml"
+	printf 'a: &a [1, 2]\nb: [*a, *a, *a\n' >"$VG_TMP/broken.yaml"
+	vg 1 apply -f "$VG_TMP/broken.yaml"
+	head -c 4096 /dev/urandom >"$VG_TMP/garbage.yaml"
+	vg 1 apply -f "$VG_TMP/garbage.yaml"
+	vg 1 get frobs
+	vg 0 unload
+}
