@@ -247,6 +247,8 @@ int main(int argc, char **argv)
 	const char *env;
 	int ret;
 
+	/* Everything svcbpf creates (store, lock, pin directories) is root's alone. */
+	umask(077);
 	cli.pin_dir = (env = getenv("SVCBPF_PIN_DIR")) && *env ? env : SVCBPF_PIN_DIR_DEFAULT;
 	cli.state_dir = (env = getenv("SVCBPF_STATE_DIR")) && *env ? env : SVCBPF_STATE_DIR_DEFAULT;
 	argc--;

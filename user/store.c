@@ -108,6 +108,23 @@ int store_mkdir(const char *dir)
 	return 0;
 }
 
+/*
+ * The store is root's alone, whatever made it: SQLite creates its files 0644
+ * less the umask, and an older svcbpf or a copy may have left them readable.
+ */
+static void store_tighten(const char *db)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm", "-journal" };
+	char path[4096 + 16];
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", db, suffix[i]);
+		if (!lstat(path, &st) && S_ISREG(st.st_mode) && (st.st_mode & 077))
+			chmod(path, st.st_mode & 0700);
+	}
+}
+
 int store_open(const char *dir, struct store **out, char err[ERR_LEN])
 {
 	char path[4096];
@@ -135,6 +152,7 @@ int store_open(const char *dir, struct store **out, char err[ERR_LEN])
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+	store_tighten(path);
 	/*
 	 * WAL: a commit is one append, and a crash (even a SIGKILL mid-commit)
 	 * still leaves the old or the new state. synchronous=NORMAL may lose the
