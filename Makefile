@@ -138,6 +138,16 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all tests
 	$(Q)CMOCKA_MESSAGE_OUTPUT=TAP prove --timer $(UNIT_TESTS) $(PKT_TESTS) $(E2E_TESTS)
 
+# The unit, packet and CLI tests again, against a build under AddressSanitizer
+# and UBSan (build/san): a leak, an overflow or undefined behaviour fails them.
+SAN_TESTS = $(patsubst $(BUILD)/%,$(BUILD)/san/%,$(UNIT_TESTS) $(PKT_TESTS))
+test-san: deps
+	$(Q)$(MAKE) --no-print-directory SAN=1 BUILD=$(BUILD)/san all tests
+	$(Q)CMOCKA_MESSAGE_OUTPUT=TAP SVCBPF=$(abspath $(BUILD)/san/svcbpf) \
+		prove --timer $(SAN_TESTS) $(SAN_CLI_TESTS)
+
+SAN_CLI_TESTS = $(filter-out tests/cli/40-valgrind.bats,$(wildcard tests/cli/*.bats))
+
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/demo.sh
@@ -159,4 +169,4 @@ ANALYZE_NO_SKEL_LEAK = $$(case $$f in user/loader.c) \
 clean:
 	$(Q)rm -rf $(BUILD)
 
-.PHONY: all tests bench-tools bench deps test demo check clean
+.PHONY: all tests bench-tools bench deps test test-san demo check clean
