@@ -147,6 +147,22 @@ static __always_inline void ct4_peer_update(const struct ct_key *key, __u8 state
 	ct->last_seen = now;
 }
 
+/* Re-create at @key the reply direction of the forward entry @fwd of @p. */
+static __always_inline void ct4_reply_restore(const struct ct_key *key, const struct ct_value *fwd,
+					      const struct pkt4 *p, __u64 now)
+{
+	struct ct_value val = {
+		.addr = p->daddr,
+		.port = p->dport,
+		.state = fwd->state,
+		.backend_id = fwd->backend_id,
+		.svc_id = fwd->svc_id,
+		.last_seen = now,
+	};
+
+	bpf_map_update_elem(&svcbpf_ct_v2, key, &val, BPF_NOEXIST);
+}
+
 /*
  * Account @p to @ct: its state, and last_seen at most once a second (no
  * cache-line write per packet). Returns true when last_seen moved.
@@ -206,11 +222,17 @@ static __always_inline bool ct4_lookup_fwd(const struct pkt4 *p, const struct sv
 	refreshed = ct4_update(ct, p, now);
 	if (refreshed)
 		aff4_touch(p->saddr, svc, ct->backend_id, now);
-	/* The reply direction lives with this one, and closes when the client does. */
-	if (refreshed || (ct->state != state && ct->state >= SVCBPF_CT_CLOSING)) {
-		ct4_reply_key(&key, p, ct->addr, ct->port);
+	/*
+	 * The reply direction lives with this one, and closes when the client
+	 * does. The LRU evicts entries one by one: should it have taken the
+	 * reply direction alone, the backend's next reply would reach the
+	 * client untranslated and reset the connection, so it is put back.
+	 */
+	ct4_reply_key(&key, p, ct->addr, ct->port);
+	if (!bpf_map_lookup_elem(&svcbpf_ct_v2, &key))
+		ct4_reply_restore(&key, ct, p, now);
+	else if (refreshed || (ct->state != state && ct->state >= SVCBPF_CT_CLOSING))
 		ct4_peer_update(&key, ct->state >= SVCBPF_CT_CLOSING ? ct->state : 0, now);
-	}
 	nat->addr = ct->addr;
 	nat->port = ct->port;
 	return true;

@@ -275,6 +275,51 @@ static void test_reply_reverse_nat(void **state)
 	check_nat(TC_EG, &r, false, &vip_udp);
 }
 
+/*
+ * The LRU may evict a flow's reply entry alone. The client's next packet puts
+ * it back from the forward entry, on either hook, so the backend's replies
+ * are still translated instead of reaching the client raw (and reset).
+ */
+static void test_reply_entry_restored(void **state)
+{
+	const struct l4addr vip = { VIP_TCP, 80, IPPROTO_TCP };
+	static const enum prog hooks[] = { TC_IN, XDP_IN };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
+		uint16_t port = (uint16_t)(40080 + i);
+		struct pkt_spec s = syn(port), r;
+		const struct be_rec *be = mirror_pick(&s, &svc_tcp);
+		struct ct_key k = { .saddr = htonl(be->addr.ip),
+				    .daddr = htonl(CLIENT),
+				    .sport = htons(be->addr.port),
+				    .dport = htons(port),
+				    .proto = IPPROTO_TCP,
+				    .dir = SVCBPF_CT_REV };
+		struct ct_value v;
+
+		check_nat(TC_IN, &s, true, &be->addr);
+		assert_int_equal(bpf_map_delete_elem(maps.ct, &k), 0);
+		s.tcp_flags = 0x10; /* the client's next packet: an ACK with data */
+		s.payload = 64;
+		check_nat(hooks[i], &s, true, &be->addr);
+		if (bpf_map_lookup_elem(maps.ct, &k, &v))
+			fail_msg("%s: the reply entry was not restored", prog_name[hooks[i]]);
+		assert_int_equal(ntohl(v.addr), VIP_TCP);
+		assert_int_equal(ntohs(v.port), 80);
+		assert_int_equal(v.backend_id, be->id);
+		assert_int_equal(v.svc_id, svc_tcp.id);
+		r = (struct pkt_spec){ .saddr = be->addr.ip,
+				       .daddr = CLIENT,
+				       .sport = be->addr.port,
+				       .dport = port,
+				       .proto = IPPROTO_TCP,
+				       .tcp_flags = 0x10,
+				       .payload = 100 };
+		check_nat(TC_EG, &r, false, &vip);
+	}
+}
+
 /* Traffic that is not for a service, or not a reply, leaves as it came. */
 static void test_not_for_a_service(void **state)
 {
@@ -800,6 +845,7 @@ int main(void)
 		cmocka_unit_test_setup(test_tc_tcp_syn_dnat, setup_test),
 		cmocka_unit_test_setup(test_tc_udp_dnat, setup_test),
 		cmocka_unit_test_setup(test_reply_reverse_nat, setup_test),
+		cmocka_unit_test_setup(test_reply_entry_restored, setup_test),
 		cmocka_unit_test_setup(test_not_for_a_service, setup_test),
 		cmocka_unit_test_setup(test_truncated, setup_test),
 		cmocka_unit_test_setup(test_ip_options, setup_test),
