@@ -40,7 +40,9 @@ static __always_inline int nat4_rewrite_skb(struct __sk_buff *skb, const struct 
 	__be16 old_port = dst ? p->dport : p->sport;
 	/* A UDP checksum of 0 means "none" (RFC 768): keep it 0, never produce it. */
 	__u64 l4_flags = p->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	bool no_l4_csum = p->proto == IPPROTO_UDP && !*p->l4_check;
 	__be16 *ports = p->l4;
+	__be32 port_from = old_port, port_to = nat->port;
 
 	if (dst) {
 		p->ip->daddr = nat->addr;
@@ -58,6 +60,17 @@ static __always_inline int nat4_rewrite_skb(struct __sk_buff *skb, const struct 
 	if (bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check), old_addr, nat->addr,
 				sizeof(nat->addr)))
 		return VERDICT_DROP(SVCBPF_CNT_DROP_REWRITE);
+	/*
+	 * A CHECKSUM_COMPLETE skb's sum covers the packet's bytes. The helpers
+	 * keep it when a checksum field offsets each change; a UDP datagram
+	 * without a checksum has none, so its port's change is added by hand
+	 * (the address is offset by the IPv4 header checksum). A no-op for
+	 * other skbs. The port sits 16-bit aligned: a 32-bit word holding it
+	 * sums the same.
+	 */
+	if (no_l4_csum)
+		bpf_csum_update(skb, bpf_csum_diff(&port_from, sizeof(port_from), &port_to,
+						   sizeof(port_to), 0));
 	return SVCBPF_CONTINUE;
 }
 

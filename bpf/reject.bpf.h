@@ -25,6 +25,8 @@
  *         options), csum_offset 6 on its zero "unused" bytes: finishing an
  *         already complete ICMP checksum there writes 0 or 0xffff, which
  *         leaves the sum valid.
+ * A CHECKSUM_COMPLETE request (a NIC's) keeps skb->csum, the sum of the
+ * bytes, right for the reply: see reject4_resync_csum().
  */
 #ifndef SVCBPF_REJECT_BPF_H
 #define SVCBPF_REJECT_BPF_H
@@ -128,6 +130,38 @@ static __always_inline bool reject4_addr_ok(__be32 addr)
 	return a && a < 0xe0000000;
 }
 
+/*
+ * Is @skb CHECKSUM_COMPLETE, skb->csum the sum of its bytes from the network
+ * header on? bpf_csum_update() adds 0 to it, or says -ENOTSUPP for any other
+ * skb. Returns the sum, or a negative error.
+ */
+static __always_inline __s64 reject4_complete_sum(struct __sk_buff *skb)
+{
+	return bpf_csum_update(skb, 0);
+}
+
+/*
+ * The stores replaced a CHECKSUM_COMPLETE skb's bytes wholesale without
+ * keeping skb->csum (a reply of the request's own length stays COMPLETE;
+ * bpf_skb_change_tail() makes any other CHECKSUM_NONE). Make it the sum of
+ * the reply's @len bytes at @l3, as they now sit in the packet, so whoever
+ * receives the reply (a veth peer) can trust it instead of reporting a
+ * hardware checksum failure. Nothing to do for other skbs.
+ * @len: a multiple of 4, at most 512 (bpf_csum_diff()).
+ */
+static __always_inline void reject4_resync_csum(struct __sk_buff *skb, void *l3, __u32 len)
+{
+	__s64 cur = reject4_complete_sum(skb);
+	__u32 have, want;
+
+	if (cur < 0)
+		return;
+	have = (__u32)cur;
+	want = (__u32)bpf_csum_diff(NULL, 0, l3, len, 0);
+	/* want - have in one's complement: added to have, it leaves want. */
+	bpf_csum_update(skb, (__u32)bpf_csum_diff(&have, sizeof(have), &want, sizeof(want), 0));
+}
+
 /* @eth: the request's Ethernet header with the addresses swapped. Returns 0 or an error. */
 static __always_inline int reject4_eth(struct __sk_buff *skb, struct ethhdr *eth)
 {
@@ -228,6 +262,13 @@ static __always_inline int reject4_tcp(struct __sk_buff *skb, const struct pkt4 
 	if (bpf_l4_csum_replace(skb, REJECT_TCP4_CHECK_OFF, 0, tcp_sum, 0) ||
 	    bpf_l4_csum_replace(skb, REJECT_TCP4_CHECK_OFF, 0, ph_sum, BPF_F_PSEUDO_HDR))
 		return VERDICT_DROP(SVCBPF_CNT_DROP_REWRITE);
+	/* The reset as written, with the checksum the helper put in. */
+	if (reject4_complete_sum(skb) >= 0) {
+		if (bpf_skb_load_bytes(skb, sizeof(struct ethhdr), &r.ip,
+				       sizeof(r.ip) + sizeof(r.tcp)))
+			return VERDICT_DROP(SVCBPF_CNT_DROP_REWRITE);
+		reject4_resync_csum(skb, &r.ip, sizeof(r.ip) + sizeof(r.tcp));
+	}
 	return SVCBPF_CONTINUE;
 }
 
@@ -264,6 +305,8 @@ static __always_inline int reject4_udp(struct __sk_buff *skb, const struct pkt4 
 		return VERDICT_DROP(SVCBPF_CNT_DROP_REWRITE);
 	if (bpf_skb_store_bytes(skb, 0, &r.eth, REJECT_ICMP4_HDR_LEN + quote, 0))
 		return VERDICT_DROP(SVCBPF_CNT_DROP_REWRITE);
+	/* The quote is zero past @quote bytes: summing all of it adds nothing. */
+	reject4_resync_csum(skb, &r.ip, sizeof(r.ip) + sizeof(r.icmp) + sizeof(r.quote));
 	return SVCBPF_CONTINUE;
 }
 
