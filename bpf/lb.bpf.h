@@ -226,12 +226,16 @@ static __always_inline bool ct4_lookup_fwd(const struct pkt4 *p, const struct sv
 	 * The reply direction lives with this one, and closes when the client
 	 * does. The LRU evicts entries one by one: should it have taken the
 	 * reply direction alone, the backend's next reply would reach the
-	 * client untranslated and reset the connection, so it is put back.
+	 * client untranslated and reset the connection, so it is put back. Not
+	 * for a closing flow: its reply entry may have been deleted because the
+	 * client opened a direct connection to the backend from the same port
+	 * (ct4_forget_stale_reply), which a late packet must not take over.
 	 */
 	ct4_reply_key(&key, p, ct->addr, ct->port);
-	if (!bpf_map_lookup_elem(&svcbpf_ct_v2, &key))
-		ct4_reply_restore(&key, ct, p, now);
-	else if (refreshed || (ct->state != state && ct->state >= SVCBPF_CT_CLOSING))
+	if (!bpf_map_lookup_elem(&svcbpf_ct_v2, &key)) {
+		if (ct->state < SVCBPF_CT_CLOSING)
+			ct4_reply_restore(&key, ct, p, now);
+	} else if (refreshed || (ct->state != state && ct->state >= SVCBPF_CT_CLOSING))
 		ct4_peer_update(&key, ct->state >= SVCBPF_CT_CLOSING ? ct->state : 0, now);
 	nat->addr = ct->addr;
 	nat->port = ct->port;
