@@ -64,7 +64,7 @@ int parse_l4addr(const char *s, bool allow_proto, struct l4addr *a, char err[ERR
 	const char *colon, *slash, *port;
 	struct in_addr in;
 	size_t iplen, portlen;
-	uint32_t v;
+	uint64_t v;
 	int proto = IPPROTO_TCP;
 
 	colon = strchr(s, ':');
@@ -107,11 +107,13 @@ int parse_l4addr(const char *s, bool allow_proto, struct l4addr *a, char err[ERR
 			 "invalid address '%s': port must be a decimal number 1-65535", s);
 		return -EINVAL;
 	}
+	/* Up to 10 digits: 64 bits, or 4294967376 would wrap to port 80. */
 	v = 0;
 	for (size_t i = 0; i < portlen; i++)
 		v = v * 10 + (unsigned)(port[i] - '0');
 	if (v < 1 || v > 65535) {
-		snprintf(err, ERR_LEN, "invalid address '%s': port %u out of range 1-65535", s, v);
+		snprintf(err, ERR_LEN, "invalid address '%s': port %llu out of range 1-65535", s,
+			 (unsigned long long)v);
 		return -EINVAL;
 	}
 

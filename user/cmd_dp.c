@@ -68,6 +68,8 @@ int do_load(int argc, char **argv)
 	struct model md;
 	char **ifnames;
 	int n = 0, ret, lock;
+	/* Options seen (bit k: sizes[k], bit 31: --xdp): a second one would silently win. */
+	uint32_t given = 0;
 
 	if (argc && !strcmp(argv[0], "help"))
 		return load_help(0, NULL);
@@ -97,6 +99,11 @@ int do_load(int argc, char **argv)
 		bool taken = false;
 
 		if (!strcmp(argv[i], "--xdp")) {
+			if (given & 1u << 31) {
+				free(ifnames);
+				return usage_err("load: --xdp given twice");
+			}
+			given |= 1u << 31;
 			o.xdp = true;
 			continue;
 		}
@@ -104,6 +111,11 @@ int do_load(int argc, char **argv)
 			if (strcmp(argv[i], sizes[k].name))
 				continue;
 			taken = true;
+			if (given & 1u << k) {
+				free(ifnames);
+				return usage_err("load: %s given twice", argv[i]);
+			}
+			given |= 1u << k;
 			if (i + 1 >= argc) {
 				free(ifnames);
 				return usage_err("%s needs a number", argv[i]);

@@ -9,11 +9,15 @@
  * follow. A file applies whole or not at all.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libfyaml.h>
 
@@ -77,6 +81,103 @@ static int parse_cidr(const char *s, uint32_t *base, uint32_t *mask)
 	return 0;
 }
 
+/*
+ * A manifest file holds at most 3 MiB: kube-apiserver refuses a request body
+ * past that ("Request entity too large"), so no file kubectl can apply in one
+ * request is refused, and a runaway input is turned away before it is parsed
+ * (50 MB of YAML would take seconds and hundreds of MB). Binary data is
+ * refused too: YAML has no NUL byte, and the parser would take the first one
+ * for the end of the text and apply what came before it. Checked for files,
+ * the files of a directory, and stdin redirected from a file.
+ */
+#define K8S_MAX_MANIFEST (3u << 20)
+
+static int check_manifest_fd(int fd, const char *name)
+{
+	struct stat st;
+	char buf[65536];
+	off_t off = 0;
+	int line = 1, col = 1;
+
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+		return 0; /* a pipe, or an error the reader reports */
+	if (st.st_size > K8S_MAX_MANIFEST) {
+		p_err("%s: %lld bytes, more than the %u MiB a manifest may have (kube-apiserver's "
+		      "request limit)",
+		      name, (long long)st.st_size, K8S_MAX_MANIFEST >> 20);
+		return -EFBIG;
+	}
+	while (off <= K8S_MAX_MANIFEST) {
+		ssize_t got = pread(fd, buf, sizeof(buf), off);
+
+		if (got <= 0)
+			break;
+		for (ssize_t i = 0; i < got; i++) {
+			if (!buf[i]) {
+				p_err("%s:%d:%d: a NUL byte: binary data, not YAML or JSON", name,
+				      line, col);
+				return -EINVAL;
+			}
+			if (buf[i] == '\n') {
+				line++;
+				col = 1;
+			} else {
+				col++;
+			}
+		}
+		off += got;
+	}
+	return 0;
+}
+
+static int check_manifest_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), ret;
+
+	if (fd < 0)
+		return 0; /* the reader says why */
+	ret = check_manifest_fd(fd, path);
+	close(fd);
+	return ret;
+}
+
+/* What apply -f would read, checked before any of it is parsed. */
+static int check_manifests(char **files, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+		struct dirent *de;
+		DIR *d;
+		int ret = 0;
+
+		if (!strcmp(files[i], "-")) {
+			ret = check_manifest_fd(STDIN_FILENO, "-");
+		} else if (stat(files[i], &st) || !S_ISDIR(st.st_mode)) {
+			ret = check_manifest_file(files[i]);
+		} else if ((d = opendir(files[i]))) {
+			/* The files the reader takes: *.yaml, *.yml, *.json. */
+			while (!ret && (de = readdir(d))) {
+				const char *dot = strrchr(de->d_name, '.');
+				char path[4096];
+
+				if (!dot || dot == de->d_name ||
+				    (strcmp(dot, ".yaml") && strcmp(dot, ".yml") &&
+				     strcmp(dot, ".json")))
+					continue;
+				snprintf(path, sizeof(path), "%s%s%s", files[i],
+					 files[i][strlen(files[i]) - 1] == '/' ? "" : "/",
+					 de->d_name);
+				if (!stat(path, &st) && S_ISREG(st.st_mode))
+					ret = check_manifest_file(path);
+			}
+			closedir(d);
+		}
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 static void inputs_free(struct input *in, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -89,32 +190,45 @@ static void inputs_free(struct input *in, size_t n)
  * for errors. Reports the first error (file, document, field) and returns
  * -EINVAL; kinds svcbpf does not handle get a notice.
  */
-static int read_inputs(char **files, size_t nfiles, struct k8s_docs *docs, struct input **out,
-		       size_t *n)
+static int read_inputs(char **files, size_t nfiles, const char *verb, struct k8s_docs *docs,
+		       struct input **out, size_t *n)
 {
-	char err[ERR_LEN];
+	char err[ERR_LEN], first_skip[ERR_LEN + 600] = "";
 	struct input *in;
-	int ret = k8s_read_files(files, nfiles, docs, err);
+	bool *skipped;
+	int ret = check_manifests(files, nfiles);
 
 	*out = NULL;
 	*n = 0;
+	if (ret)
+		return ret;
+	ret = k8s_read_files(files, nfiles, docs, err);
 	if (ret) {
 		p_err("%s", err);
 		return ret;
 	}
 	in = calloc(docs->n + 1, sizeof(*in));
-	if (!in)
+	skipped = calloc(docs->n + 1, sizeof(*skipped));
+	if (!in || !skipped) {
+		free(in);
+		free(skipped);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < docs->n; i++) {
 		const struct k8s_doc *d = &docs->doc[i];
 		struct input *x = &in[*n];
 		int r = k8s_decode(d->json, &x->obj, err);
 
 		if (r == 0) {
-			p_info("%s: document %d: %s", d->file, d->index, err);
+			skipped[i] = true;
+			if (!first_skip[0])
+				snprintf(first_skip, sizeof(first_skip), "%s: document %d: %s",
+					 d->file, d->index,
+					 strncmp(err, "skipping ", 9) ? err : err + 9);
 			continue;
 		}
 		if (r < 0) {
+			free(skipped);
 			p_err("%s: document %d (line %d): %s", d->file, d->index, d->line, err);
 			inputs_free(in, *n);
 			return -EINVAL;
@@ -128,11 +242,34 @@ static int read_inputs(char **files, size_t nfiles, struct k8s_docs *docs, struc
 				p_err("%s: given twice (first in %s)", x->where, in[j].where);
 				k8s_obj_free(&x->obj);
 				inputs_free(in, *n);
+				free(skipped);
 				return -EINVAL;
 			}
 		}
 		(*n)++;
 	}
+	/*
+	 * Nothing svcbpf handles: an error, as kubectl's "no objects passed to
+	 * apply" (an empty file, only comments) - not a success that did nothing.
+	 */
+	if (!*n) {
+		if (first_skip[0])
+			p_err("no objects to %s: %s", verb, first_skip);
+		else
+			p_err("no objects passed to %s", verb);
+		free(skipped);
+		free(in);
+		return -EINVAL;
+	}
+	/* Other kinds are skipped with a notice once the input is known to be good. */
+	for (size_t i = 0; i < docs->n; i++) {
+		const struct k8s_doc *d = &docs->doc[i];
+		struct k8s_obj o;
+
+		if (skipped[i] && k8s_decode(d->json, &o, err) == 0)
+			p_info("%s: document %d: %s", d->file, d->index, err);
+	}
+	free(skipped);
 	*out = in;
 	return 0;
 }
@@ -439,6 +576,8 @@ static int k8s_files(int argc, char **argv, const char *verb, char ***files, siz
 		} else if (cidr && !strcmp(argv[i], "--service-cidr")) {
 			if (i + 1 >= argc)
 				return usage_err("%s: --service-cidr needs a CIDR", verb);
+			if (*cidr)
+				return usage_err("%s: --service-cidr given twice", verb);
 			*cidr = argv[++i];
 		} else if (argv[i][0] == '-' && argv[i][1]) {
 			return usage_err("%s: unknown option '%s'", verb, argv[i]);
@@ -466,7 +605,7 @@ static int run_job(char **files, size_t nfiles, bool delete, const char *cidr)
 		p_err("invalid service CIDR '%s' (A.B.C.D/8..30)", cidr);
 		return EXIT_FAIL;
 	}
-	if (read_inputs(files, nfiles, &docs, &job.in, &job.n)) {
+	if (read_inputs(files, nfiles, delete ? "delete" : "apply", &docs, &job.in, &job.n)) {
 		k8s_docs_free(&docs);
 		return EXIT_FAIL;
 	}
@@ -526,14 +665,22 @@ static int kind_arg(const char *a)
 static int ns_opts(int argc, char **argv, const char *verb, const char **ns, bool *all, char **pos,
 		   int *npos)
 {
+	bool ns_given = false;
+
 	*npos = 0;
 	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "-n") || !strcmp(argv[i], "--namespace")) {
-			if (i + 1 >= argc)
+		if (!strcmp(argv[i], "-n") || !strcmp(argv[i], "--namespace") ||
+		    !strncmp(argv[i], "--namespace=", 12)) {
+			/* One namespace: a second one would silently win. */
+			if (ns_given)
+				return usage_err("%s: the namespace (-n) given twice", verb);
+			ns_given = true;
+			if (argv[i][1] != 'n' && argv[i][11] == '=')
+				*ns = argv[i] + 12;
+			else if (i + 1 >= argc)
 				return usage_err("%s: %s needs a namespace", verb, argv[i]);
-			*ns = argv[++i];
-		} else if (!strncmp(argv[i], "--namespace=", 12)) {
-			*ns = argv[i] + 12;
+			else
+				*ns = argv[++i];
 		} else if (all &&
 			   (!strcmp(argv[i], "-A") || !strcmp(argv[i], "--all-namespaces"))) {
 			*all = true;

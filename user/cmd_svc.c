@@ -163,15 +163,25 @@ static int do_svc_add(int argc, char **argv)
 			}
 			args[c.nbe++] = argv[++i];
 		} else if (!strncmp(argv[i], "--backend=", 10)) {
-			args[c.nbe++] = argv[i] + 10;
-		} else if (!strcmp(argv[i], "--affinity")) {
-			if (i + 1 >= argc) {
-				ret = usage_err("--affinity needs none or client-ip[,timeout=S]");
+			if (!argv[i][10]) {
+				ret = usage_err("--backend needs IP:PORT");
 				goto out;
 			}
-			aff_arg = argv[++i];
-		} else if (!strncmp(argv[i], "--affinity=", 11)) {
-			aff_arg = argv[i] + 11;
+			args[c.nbe++] = argv[i] + 10;
+		} else if (!strcmp(argv[i], "--affinity") || !strncmp(argv[i], "--affinity=", 11)) {
+			/* One setting: a second one would silently win. */
+			if (aff_arg) {
+				ret = usage_err("svc add: --affinity given twice");
+				goto out;
+			}
+			if (argv[i][10] == '=') {
+				aff_arg = argv[i] + 11;
+			} else if (i + 1 >= argc) {
+				ret = usage_err("--affinity needs none or client-ip[,timeout=S]");
+				goto out;
+			} else {
+				aff_arg = argv[++i];
+			}
 		} else if (argv[i][0] == '-') {
 			ret = usage_err("svc add: unknown option '%s'", argv[i]);
 			goto out;
@@ -395,6 +405,8 @@ static int do_svc_explain(int argc, char **argv)
 		if (!strcmp(argv[i], "--from") || !strcmp(argv[i], "--proto")) {
 			if (i + 1 >= argc)
 				return usage_err("%s needs a value", argv[i]);
+			if (argv[i][2] == 'f' ? from_arg != NULL : proto >= 0)
+				return usage_err("svc explain: %s given twice", argv[i]);
 			if (argv[i][2] == 'f')
 				from_arg = argv[++i];
 			else if ((proto = parse_proto(argv[++i])) < 0)

@@ -171,8 +171,22 @@ int bpffs_prepare(const char *pin_dir, bool create, char err[ERR_LEN])
 			return ret;
 	}
 	if (!is_bpffs(parent) && !is_bpffs(pin_dir)) {
-		if (!create)
+		struct stat st;
+
+		/*
+		 * No pin dir: nothing loaded. One that exists elsewhere is a
+		 * mistake (--pin-dir /tmp/x) that must not pass for "not loaded".
+		 */
+		if (!create && stat(pin_dir, &st))
 			return -ENOENT;
+		if (!create)
+			return fail(err, ENOTDIR, "pin dir %s is not on a bpf filesystem", pin_dir);
+		if (stat(parent, &st))
+			return fail(err, errno, "cannot create pin dir %s: %s: %s", pin_dir, parent,
+				    strerror(errno));
+		if (!S_ISDIR(st.st_mode))
+			return fail(err, ENOTDIR, "cannot create pin dir %s: %s is not a directory",
+				    pin_dir, parent);
 		/* Mount bpffs only where it belongs, never over an arbitrary directory. */
 		if (strcmp(parent, BPFFS_DEFAULT))
 			return fail(err, ENOTDIR,

@@ -101,7 +101,11 @@ int cli_open_store(struct store **s)
 	char err[ERR_LEN];
 	int ret = store_open(cli.state_dir, s, err);
 
-	if (ret)
+	/* SQLite says "unable to open database file" for a read-only directory: say why. */
+	if (ret && access(cli.state_dir, W_OK) && (errno == EROFS || errno == EACCES))
+		p_err("cannot open the store in %s: the state directory is not writable (%s)",
+		      cli.state_dir, strerror(errno));
+	else if (ret)
 		p_err("%s", err);
 	return ret;
 }
@@ -197,6 +201,7 @@ static int global_usage(const char *fmt, ...)
  */
 static int parse_global(int *argc, char **argv, bool *json, bool *help)
 {
+	bool output = false, pin_dir = false, state_dir = false;
 	int out = 0;
 
 	for (int i = 0; i < *argc && argv[i]; i++) {
@@ -207,8 +212,12 @@ static int parse_global(int *argc, char **argv, bool *json, bool *help)
 				argv[out++] = argv[i++];
 			break;
 		}
+		/* Each option once: with two, one would silently lose (-j is -o json). */
 		if ((v = opt_value(*argc, argv, &i, "-o")) ||
 		    (v = opt_value(*argc, argv, &i, "--output"))) {
+			if (output)
+				return global_usage("the output format (-o) given twice");
+			output = true;
 			if (!strcmp(v, "json"))
 				*json = true;
 			else if (!strcmp(v, "plain") || !strcmp(v, "text"))
@@ -220,6 +229,9 @@ static int parse_global(int *argc, char **argv, bool *json, bool *help)
 						    "or wide)",
 						    v);
 		} else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
+			if (output)
+				return global_usage("the output format (-o) given twice");
+			output = true;
 			*json = true;
 		} else if (!strcmp(argv[i], "-d") || !strcmp(argv[i], "--debug")) {
 			cli.debug = true;
@@ -228,10 +240,16 @@ static int parse_global(int *argc, char **argv, bool *json, bool *help)
 		} else if ((v = opt_value(*argc, argv, &i, "--pin-dir"))) {
 			if (!*v)
 				return global_usage("--pin-dir needs a directory");
+			if (pin_dir)
+				return global_usage("--pin-dir given twice");
+			pin_dir = true;
 			cli.pin_dir = v;
 		} else if ((v = opt_value(*argc, argv, &i, "--state-dir"))) {
 			if (!*v)
 				return global_usage("--state-dir needs a directory");
+			if (state_dir)
+				return global_usage("--state-dir given twice");
+			state_dir = true;
 			cli.state_dir = v;
 		} else {
 			argv[out++] = argv[i];
