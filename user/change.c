@@ -138,7 +138,7 @@ static void behind_path(char *buf, size_t len)
 	snprintf(buf, len, "%s/%s", cli.state_dir, BEHIND_FILE);
 }
 
-static bool maps_behind(void)
+bool maps_behind(void)
 {
 	char path[4096];
 
@@ -163,7 +163,7 @@ static int maps_behind_set(void)
 	return 0;
 }
 
-static void maps_behind_clear(void)
+void maps_behind_clear(void)
 {
 	char path[4096];
 

@@ -108,6 +108,13 @@ int cli_lock(void);
 /* Open the store (no lock); reports errors. */
 int cli_open_store(struct store **s);
 
+/*
+ * Did a change commit the store without finishing its map writes (killed)?
+ * The next change, or a full sync (load, sync), repairs the maps and clears it.
+ */
+bool maps_behind(void);
+void maps_behind_clear(void);
+
 int do_svc(int argc, char **argv);
 int do_backend(int argc, char **argv);
 int do_load(int argc, char **argv);

@@ -163,6 +163,8 @@ int do_load(int argc, char **argv)
 	ret = dp_load(cli.pin_dir, ifnames, n, &o, &md, cli.debug, err);
 	if (ret)
 		p_err("%s", err);
+	else
+		maps_behind_clear(); /* the maps were filled whole from the store */
 	model_free(&md);
 	close(lock);
 	free(ifnames);
@@ -209,6 +211,8 @@ int do_sync(int argc, char **argv)
 		ret = dp_sync_all(&m, &md, err);
 		if (ret)
 			p_err("%s", err);
+		else
+			maps_behind_clear();
 		model_free(&md);
 	}
 	maps_close(&m);
@@ -331,7 +335,7 @@ int do_status(int argc, char **argv)
 	size_t nsvc = 0, nbe = 0;
 	struct store *s = NULL;
 	int nhooks = 0, ret;
-	bool loaded;
+	bool loaded, behind;
 
 	if (argc)
 		return usage_err("status: unexpected argument '%s'", argv[0]);
@@ -354,6 +358,11 @@ int do_status(int argc, char **argv)
 	out_string(PRINT_ANY, "state_dir", "state dir:  %s", cli.state_dir);
 	out_uint(PRINT_ANY, "services", nsvc == 1 ? " (%lu service, " : " (%lu services, ", nsvc);
 	out_uint(PRINT_ANY, "backends", nbe == 1 ? "%lu backend)\n" : "%lu backends)\n", nbe);
+	behind = loaded && maps_behind();
+	out_bool(PRINT_JSON, "maps_behind", NULL, behind);
+	if (behind)
+		out_fp("maps:       behind the store: a change was interrupted before its map "
+		       "writes;\n            the next change or 'svcbpf sync' repairs them\n");
 
 	if (loaded)
 		dp_list_hooks(cli.pin_dir, &hooks, &nhooks);
