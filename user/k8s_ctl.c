@@ -57,8 +57,13 @@ int k8s_set_load(struct store *s, struct k8s_set *set, char err[ERR_LEN])
 			k8s_obj_free(&set->obj[set->n]);
 			memset(&set->obj[set->n], 0, sizeof(set->obj[set->n]));
 			json_decref(doc);
-			snprintf(err, ERR_LEN, "stored %s %s/%s does not read back: %s (delete it)",
+			snprintf(err, ERR_LEN,
+				 "stored %.64s %.253s/%.253s does not read back: %s (delete it)",
 				 r[i].kind, r[i].ns, r[i].name, doc ? e : je.text);
+			/* One line, whatever an edited store holds in its names or jansson quotes. */
+			for (char *c = err; *c; c++)
+				if ((unsigned char)*c < 0x20 || *c == 0x7f)
+					*c = '?';
 			ret = -EINVAL;
 			break;
 		}

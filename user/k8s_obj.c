@@ -125,6 +125,15 @@ static const json_t *field(const json_t *o, const char *key)
 	return json_is_null(v) ? NULL : v;
 }
 
+/*
+ * A JSON string may hold "\u0000" (YAML "\0"): every check here reads up to
+ * the NUL, so "web\0x" would pass as "web". Kubernetes refuses such values.
+ */
+static bool has_nul(const json_t *v)
+{
+	return strlen(json_string_value(v)) != json_string_length(v);
+}
+
 static int get_str(const json_t *o, const char *base, const char *key, bool required,
 		   const char **out, char err[ERR_LEN])
 {
@@ -136,7 +145,7 @@ static int get_str(const json_t *o, const char *base, const char *key, bool requ
 		return required ? fail(err, join(p, base, key), "required") : 0;
 	if (!json_is_string(v))
 		return fail(err, join(p, base, key), "expected a string, got %s", type_of(v));
-	if (strlen(json_string_value(v)) != json_string_length(v))
+	if (has_nul(v))
 		return fail(err, join(p, base, key), "contains a NUL character");
 	*out = json_string_value(v);
 	return 0;
@@ -463,6 +472,8 @@ static int get_labels(const json_t *o, const char *base, const char *key, struct
 		if (json_is_null(v) || !json_is_string(v))
 			return fail(err, keyed(p, path, k), "expected a string, got %s",
 				    type_of(v));
+		if (has_nul(v))
+			return fail(err, keyed(p, path, k), "contains a NUL character");
 		why = label_value(json_string_value(v));
 		if (why)
 			return fail(err, keyed(p, path, k), "value '%s': %s",
@@ -500,6 +511,8 @@ static int decode_cluster_ip(const json_t *spec, struct k8s_service *s, char err
 		if (!json_is_string(v))
 			return fail(err, at(p, "spec.clusterIPs", i), "expected a string, got %s",
 				    type_of(v));
+		if (has_nul(v))
+			return fail(err, at(p, "spec.clusterIPs", i), "contains a NUL character");
 	}
 	if (json_array_size(cips))
 		first = json_string_value(json_array_get(cips, 0));
@@ -587,6 +600,8 @@ static int decode_svc_port(const json_t *item, const char *p, size_t n, struct k
 	}
 	if (!json_is_string(t))
 		return fail(err, q, "expected a number or a port name, got %s", type_of(t));
+	if (has_nul(t))
+		return fail(err, q, "contains a NUL character");
 	name = json_string_value(t);
 	if (!*name)
 		return 0;
@@ -987,6 +1002,8 @@ static int decode_slice_endpoint(const json_t *e, const char *p, struct k8s_ep_a
 		at(q, ap, i);
 		if (!json_is_string(a))
 			return fail(err, q, "expected a string, got %s", type_of(a));
+		if (has_nul(a))
+			return fail(err, q, "contains a NUL character");
 		ret = want_ip(json_string_value(a), q, true, &ip, err);
 		if (ret)
 			return ret;

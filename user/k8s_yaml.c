@@ -14,6 +14,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,6 +179,23 @@ static bool core_null(const char *s)
 }
 
 /*
+ * A core schema float. JSON has no infinity: one too large for a double
+ * (1e400) is refused by name, as Kubernetes' JSON encoder refuses +Inf,
+ * rather than left to json_real(), whose NULL would read as out of memory.
+ */
+static json_t *real_json(struct conv *c, struct fy_node *n, const char *s)
+{
+	double d = strtod(s, NULL);
+	char shown[64];
+
+	if (isfinite(d))
+		return json_real(d);
+	conv_fail(c, n, "'%s' is out of range for a number",
+		  printable(shown, sizeof(shown), s, strlen(s)));
+	return NULL;
+}
+
+/*
  * A plain (or explicitly tagged) scalar by the core schema. @want is the
  * tag's type ("int", ...) or NULL to resolve by content. JSON has no
  * infinity or NaN: an untagged .inf or .nan stays a string.
@@ -207,7 +225,7 @@ static json_t *core_scalar(struct conv *c, struct fy_node *n, const char *s, siz
 		if (is_int && !overflow)
 			return json_integer(iv);
 		if (is_int || core_float(buf))
-			return json_real(strtod(buf, NULL));
+			return real_json(c, n, buf);
 		return json_stringn(s, len);
 	}
 	if (!strcmp(want, "str"))
@@ -221,7 +239,7 @@ static json_t *core_scalar(struct conv *c, struct fy_node *n, const char *s, siz
 	if (!strcmp(want, "int") && is_int && !overflow)
 		return json_integer(iv);
 	if (!strcmp(want, "float") && (is_int || core_float(buf)))
-		return json_real(strtod(buf, NULL));
+		return real_json(c, n, buf);
 bad:
 	conv_fail(c, n, "'%s' is not a valid !!%s", printable(shown, sizeof(shown), s, len), want);
 	return NULL;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* store.c - services and backends in SQLite (see store.h). */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,10 +11,13 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "svcbpf.h"
 
 #define STORE_SCHEMA_VERSION 3
 #define STORE_BUSY_MS 10000
 #define STORE_STMT_CACHE 24
+/* Kubernetes' bound for sessionAffinityConfig.clientIP.timeoutSeconds, as the CLI's. */
+#define STORE_AFFINITY_MAX 86400
 
 /* Statements are prepared once per process and reused (a batch runs thousands). */
 struct stmt_slot {
@@ -24,6 +28,7 @@ struct stmt_slot {
 struct store {
 	sqlite3 *db;
 	struct stmt_slot cache[STORE_STMT_CACHE];
+	char bad[160]; /* the row a read refused, for store_errmsg(); "" when none */
 };
 
 static const char schema[] =
@@ -78,7 +83,7 @@ static const char temp_schema[] =
 
 const char *store_errmsg(struct store *s)
 {
-	return sqlite3_errmsg(s->db);
+	return s->bad[0] ? s->bad : sqlite3_errmsg(s->db);
 }
 
 static int exec(struct store *s, const char *sql)
@@ -464,7 +469,32 @@ int store_be_del(struct store *s, const struct l4addr *svc, const struct l4addr 
 	return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
 }
 
-/* Fill @r's backends from the store. */
+/*
+ * Column @i of the current row as an integer in [@min, @max]. The store is
+ * only written by svcbpf, but a hand-edited or damaged one must be refused,
+ * not truncated into another address or weight for the maps: a NULL, a text,
+ * a real or an out-of-range number sets @s->bad naming the row and column.
+ */
+static bool col_int(struct store *s, sqlite3_stmt *st, int i, int64_t min, int64_t max,
+		    int64_t *out)
+{
+	int64_t v = sqlite3_column_int64(st, i);
+
+	if (sqlite3_column_type(st, i) == SQLITE_INTEGER && v >= min && v <= max) {
+		*out = v;
+		return true;
+	}
+	if (!s->bad[0])
+		snprintf(s->bad, sizeof(s->bad),
+			 "damaged store: %s id %lld: %s is not a number in %lld-%lld",
+			 sqlite3_column_table_name(st, i) ? sqlite3_column_table_name(st, i) :
+							    "row",
+			 (long long)sqlite3_column_int64(st, 0), sqlite3_column_name(st, i),
+			 (long long)min, (long long)max);
+	return false;
+}
+
+/* Fill @r's backends from the store; -EINVAL (s->bad set) for a row the maps cannot take. */
 static int load_backends(struct store *s, struct svc_rec *r)
 {
 	sqlite3_stmt *st = prep(s,
@@ -479,32 +509,57 @@ static int load_backends(struct store *s, struct svc_rec *r)
 	r->nbe = 0;
 	r->be = NULL;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id, ip, port, weight, state;
 		struct be_rec *b;
 
+		/* The maps key backends by a 32-bit id: a larger one would alias another. */
+		if (!col_int(s, st, 0, 1, UINT32_MAX, &id) ||
+		    !col_int(s, st, 1, 0, UINT32_MAX, &ip) ||
+		    !col_int(s, st, 2, 1, UINT16_MAX, &port) ||
+		    !col_int(s, st, 3, 0, SVCBPF_MAX_WEIGHT, &weight) ||
+		    !col_int(s, st, 4, SVCBPF_BE_ACTIVE, SVCBPF_BE_DRAINING, &state)) {
+			done(s, st);
+			return -EINVAL;
+		}
 		if (!grow(&r->be, r->nbe, &cap, sizeof(*r->be))) {
 			done(s, st);
 			return -ENOMEM;
 		}
 		b = &r->be[r->nbe++];
-		b->id = sqlite3_column_int64(st, 0);
-		b->addr.ip = (uint32_t)sqlite3_column_int64(st, 1);
-		b->addr.port = (uint16_t)sqlite3_column_int(st, 2);
+		b->id = id;
+		b->addr.ip = (uint32_t)ip;
+		b->addr.port = (uint16_t)port;
 		b->addr.proto = r->addr.proto;
-		b->weight = (uint16_t)sqlite3_column_int(st, 3);
-		b->state = (uint8_t)sqlite3_column_int(st, 4);
+		b->weight = (uint16_t)weight;
+		b->state = (uint8_t)state;
 	}
 	done(s, st);
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
-static void row_to_svc(sqlite3_stmt *st, struct svc_rec *r)
+/* The service of the current row of @st; false (s->bad set) when the maps cannot take it. */
+static bool row_to_svc(struct store *s, sqlite3_stmt *st, struct svc_rec *r)
 {
+	int64_t id, vip, port, proto, affinity;
+
 	memset(r, 0, sizeof(*r));
-	r->id = sqlite3_column_int64(st, 0);
-	r->addr.ip = (uint32_t)sqlite3_column_int64(st, 1);
-	r->addr.port = (uint16_t)sqlite3_column_int(st, 2);
-	r->addr.proto = (uint8_t)sqlite3_column_int(st, 3);
-	r->affinity = (uint32_t)sqlite3_column_int64(st, 4);
+	/* Service ids past INT32_MAX are refused by the maps too (maps.c). */
+	if (!col_int(s, st, 0, 1, INT32_MAX, &id) || !col_int(s, st, 1, 0, UINT32_MAX, &vip) ||
+	    !col_int(s, st, 2, 1, UINT16_MAX, &port) ||
+	    !col_int(s, st, 3, IPPROTO_TCP, IPPROTO_UDP, &proto) ||
+	    !col_int(s, st, 4, 0, STORE_AFFINITY_MAX, &affinity))
+		return false;
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) {
+		snprintf(s->bad, sizeof(s->bad), "damaged store: service id %lld: proto %lld",
+			 (long long)id, (long long)proto);
+		return false;
+	}
+	r->id = id;
+	r->addr.ip = (uint32_t)vip;
+	r->addr.port = (uint16_t)port;
+	r->addr.proto = (uint8_t)proto;
+	r->affinity = (uint32_t)affinity;
+	return true;
 }
 
 int store_load(struct store *s, struct model *m)
@@ -517,15 +572,38 @@ int store_load(struct store *s, struct model *m)
 	int rc, err = 0;
 
 	memset(m, 0, sizeof(*m));
+	s->bad[0] = '\0';
 	if (!st)
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct svc_rec *r;
+
 		if (!grow(&m->svc, m->n, &cap, sizeof(*m->svc))) {
 			err = -ENOMEM;
 			break;
 		}
-		row_to_svc(st, &m->svc[m->n]);
+		r = &m->svc[m->n];
+		if (!row_to_svc(s, st, r)) {
+			err = -EINVAL;
+			break;
+		}
 		m->n++;
+		/*
+		 * Without its UNIQUE index a store could hold a service twice, and with
+		 * a damaged index ORDER BY can come back out of order: the maps and
+		 * every merge by address need each service once, in order.
+		 */
+		if (m->n > 1 && l4addr_cmp(&r[-1].addr, &r->addr) >= 0) {
+			char a[ADDR_STR_LEN];
+
+			snprintf(s->bad, sizeof(s->bad), "damaged store: service %s %s",
+				 fmt_l4addr(a, &r->addr, true),
+				 l4addr_cmp(&r[-1].addr, &r->addr) ?
+					 "out of order (a damaged index)" :
+					 "is there twice");
+			err = -EINVAL;
+			break;
+		}
 	}
 	if (!err && rc != SQLITE_DONE)
 		err = -EIO;
@@ -546,11 +624,14 @@ int store_load_svc(struct store *s, const struct l4addr *svc, struct svc_rec *ou
 				3, args);
 	int rc;
 
+	s->bad[0] = '\0';
 	if (!st)
 		return -EIO;
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		row_to_svc(st, out);
+	if (rc == SQLITE_ROW && !row_to_svc(s, st, out)) {
+		done(s, st);
+		return -EINVAL;
+	}
 	done(s, st);
 	if (rc != SQLITE_ROW)
 		return rc == SQLITE_DONE ? -ENOENT : -EIO;
