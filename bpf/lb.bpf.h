@@ -388,11 +388,28 @@ static __always_inline int lb4_select(const struct pkt4 *p, const struct svc_val
  */
 static __always_inline void ct4_forget_stale_reply(const struct pkt4 *p)
 {
-	struct ct_key key;
+	struct ct_value *rev, *fwd;
+	struct ct_key key, fkey;
 
 	if (!pkt4_opens_flow(p))
 		return;
 	ct4_reply_key(&key, p, p->daddr, p->dport);
+	rev = bpf_map_lookup_elem(&svcbpf_ct_v2, &key);
+	if (!rev)
+		return;
+	/*
+	 * The service flow is over: closed, a late packet of it cannot put this
+	 * entry back (ct4_lookup_fwd restores only open flows). Deleting it
+	 * instead would let that packet start the flow again, entry and all.
+	 * UDP stays ambiguous: one socket talking to both the service and the
+	 * pod from one port cannot be told apart.
+	 */
+	ct4_key(&fkey, p, SVCBPF_CT_FWD);
+	fkey.daddr = rev->addr;
+	fkey.dport = rev->port;
+	fwd = bpf_map_lookup_elem(&svcbpf_ct_v2, &fkey);
+	if (fwd)
+		fwd->state = SVCBPF_CT_CLOSED;
 	bpf_map_delete_elem(&svcbpf_ct_v2, &key);
 }
 

@@ -47,6 +47,7 @@ import ipaddress
 import json
 import os
 import random
+import resource
 import socket
 import struct
 import subprocess
@@ -479,7 +480,16 @@ def cmd_synflood(args):
     return 0
 
 
+def raise_nofile():
+    """Up to 1088 sockets at once: lift the soft open-files limit to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 4096 if hard == resource.RLIM_INFINITY else min(4096, hard)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
 def main(argv):
+    raise_nofile()
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd_name", required=True)

@@ -475,13 +475,13 @@ serving() {
 	sb_ok svc add "$VIP_SHARED:80"
 	t0=$SECONDS
 	for ((p = 0; p < 8; p++)); do
-		FAULTS_TIMEOUT=240 faults worker --id "$p" --ops 500 --seed "${FAULTS_SEED:-1}" \
-			--max-seconds 220 --out "$dir/w$p.log" >"$dir/w$p.out" 2>&1 3>&- &
+		FAULTS_TIMEOUT=540 faults worker --id "$p" --ops 500 --seed "${FAULTS_SEED:-1}" \
+			--max-seconds 500 --out "$dir/w$p.log" >"$dir/w$p.out" 2>&1 3>&- &
 		pids+=($!)
 		echo "$!" >>"$BATS_TEST_TMPDIR/bg-pids"
 	done
 	# No deadlock: all of them end, well within the bound.
-	deadline=$((SECONDS + 245))
+	deadline=$((SECONDS + 545))
 	for p in "${pids[@]}"; do
 		left=$((deadline - SECONDS))
 		((left > 0)) || break
@@ -495,7 +495,7 @@ serving() {
 		" \(.latency_ms.median) ms, p99 \(.latency_ms.p99) ms, max \(.latency_ms.max) ms;" +
 		" final: \(.services) services, \(.shared_backends) backends on the shared one"' \
 		<<<"$out") (wall $((SECONDS - t0)) s)"
-	assert_eq "changes made within the bound (220 s a worker)" 4000 "$(jq .ops <<<"$out")" ||
+	assert_eq "changes made within the bound (500 s a worker: a bound on hanging, not a speed test)" 4000 "$(jq .ops <<<"$out")" ||
 		return 1
 	assert_eq "changes whose exit code is not the one their history implies" "0 []" \
 		"$(jq .wrong_exit <<<"$out") $(jq -c .wrong_examples <<<"$out")" || return 1

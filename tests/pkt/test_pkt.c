@@ -503,6 +503,31 @@ static void test_direct_connection_forgets_stale_reply(void **state)
 	check_untouched(TC_EG, in, len, pass_verdict(TC_EG), "the direct connection's reply");
 }
 
+/* REVIEW: the old service flow (still ESTABLISHED in ct) sends one more ACK after the direct SYN. */
+static void test_late_packet_keeps_direct_connection(void **state)
+{
+	struct pkt_spec s = syn(40071), direct, reply;
+	const struct be_rec *be = mirror_pick(&s, &svc_tcp);
+	uint8_t in[PKT_MAX];
+	size_t len;
+
+	(void)state;
+	check_nat(TC_IN, &s, true, &be->addr);
+	s.tcp_flags = 0x10;
+	s.payload = 10;
+	check_nat(TC_IN, &s, true, &be->addr); /* established */
+	direct = (struct pkt_spec){ .saddr = CLIENT, .daddr = be->addr.ip, .sport = 40071,
+				    .dport = be->addr.port, .proto = IPPROTO_TCP };
+	len = pkt_build(in, &direct);
+	check_untouched(TC_IN, in, len, pass_verdict(TC_IN), "a direct SYN");
+	/* a late segment of the old service flow */
+	check_nat(TC_IN, &s, true, &be->addr);
+	reply = (struct pkt_spec){ .saddr = be->addr.ip, .daddr = CLIENT, .sport = be->addr.port,
+				   .dport = 40071, .proto = IPPROTO_TCP, .tcp_flags = 0x12 };
+	len = pkt_build(in, &reply);
+	check_untouched(TC_EG, in, len, pass_verdict(TC_EG), "direct reply after a late service packet");
+}
+
 /* A checksum-partial seed: XDP must leave it to tc, untouched. */
 static void test_xdp_defers_seed(void **state)
 {
@@ -855,6 +880,7 @@ int main(void)
 		cmocka_unit_test_setup(test_xdp_defers_seed, setup_test),
 		cmocka_unit_test_setup(test_xdp_leaves_starts_to_tc, setup_test),
 		cmocka_unit_test_setup(test_direct_connection_forgets_stale_reply, setup_test),
+		cmocka_unit_test_setup(test_late_packet_keeps_direct_connection, setup_test),
 		cmocka_unit_test_setup(test_reject_tcp, setup_test),
 		cmocka_unit_test_setup(test_reject_not_answered, setup_test),
 		cmocka_unit_test_setup(test_reject_udp, setup_test),
