@@ -516,16 +516,24 @@ static void test_late_packet_keeps_direct_connection(void **state)
 	s.tcp_flags = 0x10;
 	s.payload = 10;
 	check_nat(TC_IN, &s, true, &be->addr); /* established */
-	direct = (struct pkt_spec){ .saddr = CLIENT, .daddr = be->addr.ip, .sport = 40071,
-				    .dport = be->addr.port, .proto = IPPROTO_TCP };
+	direct = (struct pkt_spec){ .saddr = CLIENT,
+				    .daddr = be->addr.ip,
+				    .sport = 40071,
+				    .dport = be->addr.port,
+				    .proto = IPPROTO_TCP };
 	len = pkt_build(in, &direct);
 	check_untouched(TC_IN, in, len, pass_verdict(TC_IN), "a direct SYN");
 	/* a late segment of the old service flow */
 	check_nat(TC_IN, &s, true, &be->addr);
-	reply = (struct pkt_spec){ .saddr = be->addr.ip, .daddr = CLIENT, .sport = be->addr.port,
-				   .dport = 40071, .proto = IPPROTO_TCP, .tcp_flags = 0x12 };
+	reply = (struct pkt_spec){ .saddr = be->addr.ip,
+				   .daddr = CLIENT,
+				   .sport = be->addr.port,
+				   .dport = 40071,
+				   .proto = IPPROTO_TCP,
+				   .tcp_flags = 0x12 };
 	len = pkt_build(in, &reply);
-	check_untouched(TC_EG, in, len, pass_verdict(TC_EG), "direct reply after a late service packet");
+	check_untouched(TC_EG, in, len, pass_verdict(TC_EG),
+			"direct reply after a late service packet");
 }
 
 /* A checksum-partial seed: XDP must leave it to tc, untouched. */
