@@ -51,9 +51,8 @@ BPFTOOL = shutil.which("bpftool") or "/usr/sbin/bpftool"
 CMD_TIMEOUT = 60
 MARKER = "maps-behind"  # user/change.c: a change committed, its map writes not done
 
-
-def now():
-    return time.monotonic()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from churn import now  # noqa: E402  (one monotonic clock for the tools)
 
 
 def ip_u32(s):

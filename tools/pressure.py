@@ -55,28 +55,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from podserver import ClosedEarly, http_get  # noqa: E402  (the topology's one HTTP client)
+from podserver import http_get  # noqa: E402  (the topology's one HTTP client)
+from churn import err_kind, now  # noqa: E402  (the same clock and error names as churn)
 
 CT_FWD, CT_REV = 1, 2  # enum svcbpf_ct_dir (include/svcbpf.h)
-
-
-def now():
-    return time.monotonic()
-
-
-def err_kind(e):
-    """A short name for a client-side socket error."""
-    if isinstance(e, socket.timeout):
-        return "timeout"
-    if isinstance(e, ConnectionResetError):
-        return "reset"
-    if isinstance(e, ConnectionRefusedError):
-        return "refused"
-    if isinstance(e, ClosedEarly):
-        return "closed"
-    if isinstance(e, OSError) and e.errno:
-        return errno.errorcode.get(e.errno, str(e.errno))
-    return type(e).__name__
 
 
 def snmp(ns=None):
