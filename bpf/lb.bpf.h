@@ -27,11 +27,14 @@
 #define TCP_FLAG_RST 0x04
 #define TCP_FLAG_ACK 0x10
 
-/* The address a packet is translated to, and the counter that says why. */
+/* The address a packet is translated to, the counter that says why, and whose traffic it is. */
 struct nat4 {
 	__be32 addr;
 	__be16 port;
 	__u16 event; /* enum svcbpf_counter */
+	__u32 svc_id;
+	__u32 be_id;
+	bool first_reply; /* REVNAT: the flow's first reply */
 };
 
 /* The settings `svcbpf load` wrote (always there: an array's one entry). */
@@ -239,6 +242,8 @@ static __always_inline bool ct4_lookup_fwd(const struct pkt4 *p, const struct sv
 		ct4_peer_update(&key, ct->state >= SVCBPF_CT_CLOSING ? ct->state : 0, now);
 	nat->addr = ct->addr;
 	nat->port = ct->port;
+	nat->svc_id = ct->svc_id;
+	nat->be_id = ct->backend_id;
 	return true;
 }
 
@@ -264,13 +269,15 @@ static __always_inline void ct4_create(const struct pkt4 *p, const struct svc_va
 	struct ct_key key;
 
 	ct4_key(&key, p, SVCBPF_CT_FWD);
-	bpf_map_update_elem(&svcbpf_ct_v2, &key, &val, BPF_ANY);
+	if (bpf_map_update_elem(&svcbpf_ct_v2, &key, &val, BPF_ANY))
+		counter_add(SVCBPF_CNT_CT_FULL, p->len);
 
 	/* The reply comes from the backend to the client. */
 	ct4_reply_key(&key, p, nat->addr, nat->port);
 	val.addr = p->daddr;
 	val.port = p->dport;
-	bpf_map_update_elem(&svcbpf_ct_v2, &key, &val, BPF_ANY);
+	if (bpf_map_update_elem(&svcbpf_ct_v2, &key, &val, BPF_ANY))
+		counter_add(SVCBPF_CNT_CT_FULL, p->len);
 }
 
 /* May a new flow take @be? Draining and weight-0 backends take none. */
@@ -375,6 +382,8 @@ static __always_inline int lb4_select(const struct pkt4 *p, const struct svc_val
 	nat->addr = be->ip;
 	nat->port = be->port;
 	nat->event = SVCBPF_CNT_DNAT_NEW;
+	nat->svc_id = svc->id;
+	nat->be_id = be_id;
 	ct4_create(p, svc, be_id, nat, now);
 	return SVCBPF_CONTINUE;
 }
@@ -441,9 +450,15 @@ static __always_inline bool lb4_lookup_reply(const struct pkt4 *p, struct nat4 *
 		key.dir = SVCBPF_CT_FWD;
 		ct4_peer_update(&key, ct->state >= SVCBPF_CT_CLOSING ? ct->state : 0, now);
 	}
+	/* One write per flow, so the monitor can tell a flow's first reply. */
+	nat->first_reply = !(ct->flags & SVCBPF_CT_F_REPLIED);
+	if (nat->first_reply)
+		ct->flags |= SVCBPF_CT_F_REPLIED;
 	nat->addr = ct->addr;
 	nat->port = ct->port;
 	nat->event = SVCBPF_CNT_REVNAT;
+	nat->svc_id = ct->svc_id;
+	nat->be_id = ct->backend_id;
 	return true;
 }
 

@@ -9,6 +9,7 @@
 #ifndef SVCBPF_MAPS_BPF_H
 #define SVCBPF_MAPS_BPF_H
 
+#include <stdbool.h>
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
@@ -92,17 +93,115 @@ struct {
 	__type(key, __u32);
 	__type(value, struct counter_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} svcbpf_cnt_v2 SEC(".maps");
+} svcbpf_cnt_v3 SEC(".maps");
+
+/* Traffic per service and per backend, per CPU (entries made by userspace). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, SVCBPF_MAX_SERVICES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct lb_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} svcbpf_sst_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, SVCBPF_MAX_BACKENDS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct lb_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} svcbpf_bst_v1 SEC(".maps");
+
+/* Monitor events, and the switch its listeners hold on (struct svcbpf_mon). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, SVCBPF_EVENTS_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} svcbpf_evt_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct svcbpf_mon);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} svcbpf_mon_v1 SEC(".maps");
+
+/* The monitor's rate limit: events sent in the current second, per CPU (not pinned). */
+struct mon_window {
+	__u64 start_ns;
+	__u64 sent;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mon_window);
+} svcbpf_mon_rl SEC(".maps");
+
+/* Sync durations: written by userspace only; here so `load` pins it with the rest. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct svcbpf_sync_hist);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} svcbpf_sync_v1 SEC(".maps");
 
 /* Count one packet of @len bytes under @idx (enum svcbpf_counter). */
 static __always_inline void counter_add(__u32 idx, __u32 len)
 {
-	struct counter_value *c = bpf_map_lookup_elem(&svcbpf_cnt_v2, &idx);
+	struct counter_value *c = bpf_map_lookup_elem(&svcbpf_cnt_v3, &idx);
 
 	if (c) {
 		c->packets++;
 		c->bytes += len;
 	}
+}
+
+/*
+ * Account a translated packet of @len bytes to its service and backend:
+ * a client's (@reply false, @new_flow when it opened the flow) or a reply.
+ */
+static __always_inline void lb_stats_add(__u32 svc_id, __u32 be_id, __u32 len, bool reply,
+					 bool new_flow)
+{
+	struct lb_stats *st;
+
+	st = bpf_map_lookup_elem(&svcbpf_sst_v1, &svc_id);
+	if (st) {
+		if (reply) {
+			st->reply_packets++;
+			st->reply_bytes += len;
+		} else {
+			st->packets++;
+			st->bytes += len;
+			st->flows += new_flow;
+		}
+	}
+	st = bpf_map_lookup_elem(&svcbpf_bst_v1, &be_id);
+	if (st) {
+		if (reply) {
+			st->reply_packets++;
+			st->reply_bytes += len;
+		} else {
+			st->packets++;
+			st->bytes += len;
+			st->flows += new_flow;
+		}
+	}
+}
+
+/* A packet to service @svc_id that was not translated (rejected or dropped). */
+static __always_inline void lb_stats_drop(__u32 svc_id)
+{
+	struct lb_stats *st = bpf_map_lookup_elem(&svcbpf_sst_v1, &svc_id);
+
+	if (st)
+		st->drops++;
 }
 
 #endif /* SVCBPF_MAPS_BPF_H */

@@ -21,6 +21,7 @@
 #include "csum.bpf.h"
 #include "lb.bpf.h"
 #include "maps.bpf.h"
+#include "monitor.bpf.h"
 #include "nat.bpf.h"
 #include "parse.bpf.h"
 #include "reject.bpf.h"
@@ -28,12 +29,38 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Count the reason carried by @ret, if any; true when it means drop. */
-static __always_inline bool verdict_account(int ret, __u32 len)
+/*
+ * Count the reason carried by @ret, if any, against the packet @p (to
+ * service @svc, or NULL) and tell the monitor; true when it means drop.
+ */
+static __always_inline bool verdict_account(int ret, const struct pkt4 *p,
+					    const struct svc_value *svc, __u8 hook, __u32 ifindex)
 {
-	if (verdict_has_reason(ret))
-		counter_add(verdict_reason(ret), len);
+	if (!verdict_has_reason(ret))
+		return false;
+	counter_add(verdict_reason(ret), p->len);
+	if (verdict_is_drop(ret) && svc)
+		lb_stats_drop(svc->id);
+	mon_event(verdict_is_drop(ret) ? SVCBPF_EV_DROP : SVCBPF_EV_SKIP, hook, ifindex, p, NULL,
+		  verdict_reason(ret));
 	return verdict_is_drop(ret);
+}
+
+/* Account the translated packet @p to its service and backend, and tell the monitor. */
+static __always_inline void nat_account(const struct pkt4 *p, const struct nat4 *nat, __u8 hook,
+					__u32 ifindex)
+{
+	bool reply = nat->event == SVCBPF_CNT_REVNAT;
+	bool fresh = nat->event == SVCBPF_CNT_DNAT_NEW;
+	__u8 type;
+
+	counter_add(nat->event, p->len);
+	lb_stats_add(nat->svc_id, nat->be_id, p->len, reply, fresh);
+	if (reply)
+		type = nat->first_reply ? SVCBPF_EV_REPLY : SVCBPF_EV_REVNAT;
+	else
+		type = fresh ? SVCBPF_EV_NEW : SVCBPF_EV_DNAT;
+	mon_event(type, hook, ifindex, p, nat, 0);
 }
 
 /*
@@ -83,14 +110,17 @@ int svcbpf_tc_ingress(struct __sk_buff *skb)
 {
 	struct pkt4 p = { .len = skb->len };
 	struct svc_value *svc;
-	struct nat4 nat;
+	struct nat4 nat = {};
 	void *data;
 	int ret;
 
+	counter_add(SVCBPF_CNT_RUN_TC_INGRESS, p.len);
 	data = tc_pull_headers(skb);
 	ret = parse_pkt4(data, (void *)(long)skb->data_end, &p);
 	if (ret != SVCBPF_CONTINUE)
-		return verdict_account(ret, p.len) ? TC_ACT_SHOT : TC_PASS;
+		return verdict_account(ret, &p, NULL, SVCBPF_HOOK_TC_INGRESS, skb->ifindex) ?
+			       TC_ACT_SHOT :
+			       TC_PASS;
 
 	svc = lb4_lookup_service(&p);
 	if (!svc) {
@@ -104,36 +134,45 @@ int svcbpf_tc_ingress(struct __sk_buff *skb)
 		ret = reject4_skb(skb, &p);
 		if (ret == SVCBPF_CONTINUE) {
 			counter_add(SVCBPF_CNT_REJECT, p.len);
+			lb_stats_drop(svc->id);
+			nat.svc_id = svc->id;
+			mon_event(SVCBPF_EV_REJECT, SVCBPF_HOOK_TC_INGRESS, skb->ifindex, &p, &nat,
+				  SVCBPF_CNT_REJECT);
 			return bpf_redirect(skb->ifindex, 0);
 		}
 	}
 	if (ret == SVCBPF_CONTINUE)
 		ret = nat4_rewrite_skb(skb, &p, true, &nat);
 	if (ret == SVCBPF_CONTINUE)
-		counter_add(nat.event, p.len);
-	return verdict_account(ret, p.len) ? TC_ACT_SHOT : TC_PASS;
+		nat_account(&p, &nat, SVCBPF_HOOK_TC_INGRESS, skb->ifindex);
+	return verdict_account(ret, &p, svc, SVCBPF_HOOK_TC_INGRESS, skb->ifindex) ? TC_ACT_SHOT :
+										     TC_PASS;
 }
 
 SEC("tc")
 int svcbpf_tc_egress(struct __sk_buff *skb)
 {
 	struct pkt4 p = { .len = skb->len };
-	struct nat4 nat;
+	struct nat4 nat = {};
 	void *data;
 	int ret;
 
+	counter_add(SVCBPF_CNT_RUN_TC_EGRESS, p.len);
 	data = tc_pull_headers(skb);
 	ret = parse_pkt4(data, (void *)(long)skb->data_end, &p);
 	if (ret != SVCBPF_CONTINUE)
-		return verdict_account(ret, p.len) ? TC_ACT_SHOT : TC_PASS;
+		return verdict_account(ret, &p, NULL, SVCBPF_HOOK_TC_EGRESS, skb->ifindex) ?
+			       TC_ACT_SHOT :
+			       TC_PASS;
 
 	if (!lb4_lookup_reply(&p, &nat))
 		return TC_PASS;
 
 	ret = nat4_rewrite_skb(skb, &p, false, &nat);
 	if (ret == SVCBPF_CONTINUE)
-		counter_add(nat.event, p.len);
-	return verdict_account(ret, p.len) ? TC_ACT_SHOT : TC_PASS;
+		nat_account(&p, &nat, SVCBPF_HOOK_TC_EGRESS, skb->ifindex);
+	return verdict_account(ret, &p, NULL, SVCBPF_HOOK_TC_EGRESS, skb->ifindex) ? TC_ACT_SHOT :
+										    TC_PASS;
 }
 
 SEC("xdp")
@@ -143,12 +182,15 @@ int svcbpf_xdp_ingress(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct pkt4 p = { .len = data_end - data };
 	struct svc_value *svc;
-	struct nat4 nat;
+	struct nat4 nat = {};
 	int ret;
 
+	counter_add(SVCBPF_CNT_RUN_XDP, p.len);
 	ret = parse_pkt4(data, data_end, &p);
 	if (ret != SVCBPF_CONTINUE)
-		return verdict_account(ret, p.len) ? XDP_DROP : XDP_PASS;
+		return verdict_account(ret, &p, NULL, SVCBPF_HOOK_XDP, ctx->ingress_ifindex) ?
+			       XDP_DROP :
+			       XDP_PASS;
 
 	svc = lb4_lookup_service(&p);
 	if (!svc)
@@ -174,6 +216,7 @@ int svcbpf_xdp_ingress(struct xdp_md *ctx)
 	if (ret == SVCBPF_CONTINUE)
 		ret = nat4_rewrite_xdp(&p, true, &nat);
 	if (ret == SVCBPF_CONTINUE)
-		counter_add(nat.event, p.len);
-	return verdict_account(ret, p.len) ? XDP_DROP : XDP_PASS;
+		nat_account(&p, &nat, SVCBPF_HOOK_XDP, ctx->ingress_ifindex);
+	return verdict_account(ret, &p, svc, SVCBPF_HOOK_XDP, ctx->ingress_ifindex) ? XDP_DROP :
+										     XDP_PASS;
 }

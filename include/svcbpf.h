@@ -23,9 +23,14 @@
 #define SVCBPF_MAP_BE "svcbpf_be_v1"
 #define SVCBPF_MAP_MAGLEV "svcbpf_mag_v1"
 #define SVCBPF_MAP_CT "svcbpf_ct_v2"
-#define SVCBPF_MAP_CNT "svcbpf_cnt_v2"
+#define SVCBPF_MAP_CNT "svcbpf_cnt_v3"
 #define SVCBPF_MAP_AFF "svcbpf_aff_v1"
 #define SVCBPF_MAP_CFG "svcbpf_cfg_v1"
+#define SVCBPF_MAP_SVC_STATS "svcbpf_sst_v1"
+#define SVCBPF_MAP_BE_STATS "svcbpf_bst_v1"
+#define SVCBPF_MAP_EVENTS "svcbpf_evt_v1"
+#define SVCBPF_MAP_MON "svcbpf_mon_v1"
+#define SVCBPF_MAP_SYNC "svcbpf_sync_v1"
 
 /* Default map sizes; every one is a `svcbpf load` option. */
 #define SVCBPF_MAX_SERVICES 65536
@@ -62,6 +67,12 @@
 #define SVCBPF_CT_TIMEOUT_UDP 60
 /* Session affinity default: Kubernetes' sessionAffinityConfig default, 3 hours. */
 #define SVCBPF_AFFINITY_TIMEOUT 10800
+
+/* The monitor's event ring buffer, and what a listener may ask of it. */
+#define SVCBPF_EVENTS_SIZE (1 << 20)
+/* Seconds a monitor's request lasts unless renewed: one killed stops costing soon. */
+#define SVCBPF_MON_LEASE 3
+#define SVCBPF_MON_RATE 5000 /* default events a second, per CPU */
 
 /* Service: the (ClusterIP, port, protocol) a client addresses. */
 struct svc_key {
@@ -156,6 +167,10 @@ enum svcbpf_ct_state {
 	SVCBPF_CT_CLOSED = 3, /* a RST either way */
 };
 
+enum svcbpf_ct_flags {
+	SVCBPF_CT_F_REPLIED = 1 << 0, /* REV: a reply was translated (the monitor's first-reply event) */
+};
+
 /*
  * Conntrack value. FWD: @addr/@port is the backend the flow is pinned to.
  * REV: @addr/@port is the service address the reply must come from.
@@ -164,7 +179,7 @@ struct ct_value {
 	__be32 addr;
 	__be16 port;
 	__u8 state; /* enum svcbpf_ct_state */
-	__u8 pad;
+	__u8 flags; /* enum svcbpf_ct_flags */
 	__u32 backend_id;
 	__u32 svc_id;
 	__u64 last_seen; /* bpf_ktime_get_coarse_ns(), refreshed at most once a second */
@@ -181,12 +196,93 @@ enum svcbpf_counter {
 	SVCBPF_CNT_PASS_MALFORMED, /* bad or truncated header: passed untouched */
 	SVCBPF_CNT_DROP_REWRITE, /* a rewrite helper failed mid-packet */
 	SVCBPF_CNT_REJECT, /* service without a backend: answered with a TCP RST or ICMP error */
+	SVCBPF_CNT_CT_FULL, /* translated, but conntrack could not record the flow */
+	SVCBPF_CNT_MON_LOST, /* monitor events not sent: rate limit or ring buffer full */
+	/* Every packet each program saw: its run count, kept by the program itself. */
+	SVCBPF_CNT_RUN_TC_INGRESS,
+	SVCBPF_CNT_RUN_TC_EGRESS,
+	SVCBPF_CNT_RUN_XDP,
 	SVCBPF_CNT_MAX,
 };
 
 struct counter_value {
 	__u64 packets;
 	__u64 bytes;
+};
+
+/*
+ * Per-CPU traffic of one service (keyed by service id) or one backend
+ * (keyed by backend id). Userspace creates the entry with the service or
+ * backend and deletes it with it; the programs only add.
+ */
+struct lb_stats {
+	__u64 packets; /* client -> service, translated */
+	__u64 bytes;
+	__u64 reply_packets; /* backend -> client, translated back */
+	__u64 reply_bytes;
+	__u64 flows; /* new flows: connections (TCP) or conntrack entries (UDP) */
+	__u64 drops; /* to the service, not translated: no backend (rejected or dropped), failure */
+};
+
+/* Monitor events: what happened to a packet. */
+enum svcbpf_event_type {
+	SVCBPF_EV_NEW = 1, /* a new flow: the backend chosen */
+	SVCBPF_EV_REPLY, /* a flow's first reply, translated back */
+	SVCBPF_EV_REJECT, /* no backend: the client was answered with a reset or ICMP error */
+	SVCBPF_EV_DROP, /* dropped, @reason says why */
+	SVCBPF_EV_SKIP, /* passed untranslated, @reason says why (fragment, malformed) */
+	SVCBPF_EV_DNAT, /* trace: any packet of a tracked flow, translated */
+	SVCBPF_EV_REVNAT, /* trace: any reply translated back */
+	SVCBPF_EV_MAX,
+};
+
+enum svcbpf_hook {
+	SVCBPF_HOOK_TC_INGRESS,
+	SVCBPF_HOOK_TC_EGRESS,
+	SVCBPF_HOOK_XDP,
+};
+
+struct svcbpf_event {
+	__u64 ts_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u8 type; /* enum svcbpf_event_type */
+	__u8 hook; /* enum svcbpf_hook */
+	__u8 proto;
+	__u8 reason; /* enum svcbpf_counter, for DROP and SKIP */
+	__u32 ifindex;
+	__be32 saddr; /* the packet as it arrived */
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__be32 nat_addr; /* what it was translated to: backend, or service for replies */
+	__be16 nat_port;
+	__u8 tcp_flags;
+	__u8 pad;
+	__u32 svc_id;
+	__u32 backend_id;
+	__u32 len;
+};
+
+/*
+ * The monitor's switch, the one entry of its map: listeners renew
+ * @until_ns; events are made only for the types in @events until then, at
+ * most @rate a second on each CPU. Nobody listening costs one lookup.
+ */
+struct svcbpf_mon {
+	__u64 until_ns; /* bpf_ktime_get_coarse_ns() clock; 0: off */
+	__u32 events; /* bit (1 << type) for each enum svcbpf_event_type wanted */
+	__u32 rate;
+};
+
+/*
+ * Sync durations, the one entry of its map (userspace only, under the state
+ * lock): a histogram with kube-proxy's buckets, 1 ms doubling 15 times.
+ */
+#define SVCBPF_SYNC_BUCKETS 15
+struct svcbpf_sync_hist {
+	__u64 count;
+	__u64 sum_ns;
+	__u64 le[SVCBPF_SYNC_BUCKETS]; /* syncs of at most 1 ms << i, cumulative */
+	__u64 last_ns; /* the last sync's duration */
 };
 
 /*
@@ -234,5 +330,9 @@ _Static_assert(sizeof(struct backend_value) == 12, "backend_value layout");
 _Static_assert(sizeof(struct ct_key) == 16, "ct_key layout");
 _Static_assert(sizeof(struct ct_value) == 24, "ct_value layout");
 _Static_assert(sizeof(struct counter_value) == 16, "counter_value layout");
+_Static_assert(sizeof(struct lb_stats) == 48, "lb_stats layout");
+_Static_assert(sizeof(struct svcbpf_event) == 48, "svcbpf_event layout");
+_Static_assert(sizeof(struct svcbpf_mon) == 16, "svcbpf_mon layout");
+_Static_assert(sizeof(struct svcbpf_sync_hist) == 8 * (SVCBPF_SYNC_BUCKETS + 3), "sync layout");
 
 #endif /* SVCBPF_H */

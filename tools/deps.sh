@@ -8,6 +8,8 @@ pkgs=(
 	make gcc clang llvm pkg-config
 	libbpf-dev libelf-dev zlib1g-dev bpftool
 	libsqlite3-dev libjansson-dev libfyaml-dev libcmocka-dev
+	# svcbpf agent's /metrics, and the parser its test checks the exposition with
+	libmicrohttpd-dev python3-prometheus-client
 	iproute2 ethtool socat curl bats jq perl python3 procps util-linux
 	# the fuzzers (clang's libFuzzer and sanitizer runtimes) and memcheck
 	libclang-rt-14-dev valgrind

@@ -611,6 +611,8 @@ int cli_apply_with(struct change *c, size_t n, const char *what, change_pre_fn p
 	if (!ret)
 		maps_behind_clear();
 	apply_stats.maps_us = now_us() - t1;
+	/* What kube-proxy's sync_proxy_rules_duration_seconds measures: programming the dataplane. */
+	dp_sync_observe(&m, apply_stats.maps_us * 1000);
 out:
 	store_close(s);
 	close(lock);

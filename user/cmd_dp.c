@@ -12,18 +12,6 @@
 #include "output.h"
 #include "svcbpf.h"
 
-static const char *const counter_names[SVCBPF_CNT_MAX] = {
-	[SVCBPF_CNT_DNAT_NEW] = "dnat_new_flow",
-	[SVCBPF_CNT_DNAT_EST] = "dnat_tracked",
-	[SVCBPF_CNT_REVNAT] = "reverse_nat",
-	[SVCBPF_CNT_XDP_DEFER] = "xdp_deferred_to_tc",
-	[SVCBPF_CNT_DROP_NO_BACKEND] = "drop_no_backend",
-	[SVCBPF_CNT_PASS_FRAGMENT] = "pass_fragment",
-	[SVCBPF_CNT_PASS_MALFORMED] = "pass_malformed",
-	[SVCBPF_CNT_DROP_REWRITE] = "drop_rewrite_failed",
-	[SVCBPF_CNT_REJECT] = "reject_no_backend",
-};
-
 static int load_help(int argc, char **argv)
 {
 	(void)argc;
@@ -208,34 +196,19 @@ int do_sync(int argc, char **argv)
 	}
 	ret = load_model(&md);
 	if (!ret) {
+		uint64_t t0 = dp_mono_ns();
+
 		ret = dp_sync_all(&m, &md, err);
 		if (ret)
 			p_err("%s", err);
 		else
 			maps_behind_clear();
+		dp_sync_observe(&m, dp_mono_ns() - t0);
 		model_free(&md);
 	}
 	maps_close(&m);
 	close(lock);
 	return ret ? EXIT_FAIL : EXIT_OK;
-}
-
-/* 1536 -> "1.5K": sizes and counts for people. */
-static const char *human(char buf[16], uint64_t v, bool bytes)
-{
-	static const char units[] = "KMGT";
-	double d = (double)v;
-	int u = -1;
-
-	while (d >= 1024 && u < 3) {
-		d /= 1024;
-		u++;
-	}
-	if (u < 0)
-		snprintf(buf, 16, "%llu%s", (unsigned long long)v, bytes ? "B" : "");
-	else
-		snprintf(buf, 16, "%.1f%c%s", d, units[u], bytes ? "iB" : "");
-	return buf;
 }
 
 static void print_maps(const struct dp_maps *m)
@@ -247,7 +220,9 @@ static void print_maps(const struct dp_maps *m)
 		{ SVCBPF_MAP_SVC, m->svc },    { SVCBPF_MAP_BE, m->be },
 		{ SVCBPF_MAP_MAGLEV, m->mag }, { SVCBPF_MAP_CT, m->ct },
 		{ SVCBPF_MAP_AFF, m->aff },    { SVCBPF_MAP_CNT, m->cnt },
-		{ SVCBPF_MAP_CFG, m->cfg },
+		{ SVCBPF_MAP_CFG, m->cfg },    { SVCBPF_MAP_SVC_STATS, m->sst },
+		{ SVCBPF_MAP_BE_STATS, m->bst }, { SVCBPF_MAP_EVENTS, m->evt },
+		{ SVCBPF_MAP_MON, m->mon },    { SVCBPF_MAP_SYNC, m->sync },
 	};
 	struct map_usage mu = { 0 };
 	uint64_t total = 0, per_table;
@@ -266,7 +241,7 @@ static void print_maps(const struct dp_maps *m)
 		out_uint(PRINT_ANY, "entries", "%10lu ", u.entries);
 		out_uint(PRINT_ANY, "max_entries", "%10lu ", u.max_entries);
 		out_uint(PRINT_JSON, "memlock_bytes", NULL, u.memlock);
-		out_string(PRINT_FP, NULL, "%9s\n", human(buf, u.memlock, true));
+		out_string(PRINT_FP, NULL, "%9s\n", fmt_bytes(buf, u.memlock));
 		out_close_object();
 	}
 	/* The Maglev tables are maps of their own, one per service with a backend. */
@@ -280,11 +255,11 @@ static void print_maps(const struct dp_maps *m)
 	out_uint(PRINT_ANY, "entries", "%10lu ", mu.entries);
 	out_uint(PRINT_ANY, "max_entries", "%10lu ", mu.max_entries);
 	out_uint(PRINT_JSON, "memlock_bytes", NULL, per_table * mu.entries);
-	out_string(PRINT_FP, NULL, "%9s\n", human(buf, per_table * mu.entries, true));
+	out_string(PRINT_FP, NULL, "%9s\n", fmt_bytes(buf, per_table * mu.entries));
 	out_close_object();
 	out_close_array();
 	out_uint(PRINT_JSON, "map_memory_bytes", NULL, total);
-	out_fp("%-16s %8s %10s %10s %9s\n", "total", "", "", "", human(buf, total, true));
+	out_fp("%-16s %8s %10s %10s %9s\n", "total", "", "", "", fmt_bytes(buf, total));
 }
 
 static void print_settings(const struct dp_maps *m)
@@ -298,7 +273,7 @@ static void print_settings(const struct dp_maps *m)
 	out_open_object("maglev");
 	out_uint(PRINT_ANY, "table_size", "maglev:     M = %lu slots a service, ", cfg.maglev_m);
 	out_uint(PRINT_JSON, "bytes_per_service", NULL, per);
-	out_fp("%s of kernel memory per service\n", human(buf, per, true));
+	out_fp("%s of kernel memory per service\n", fmt_bytes(buf, per));
 	out_close_object();
 	out_open_object("ct_timeouts");
 	out_uint(PRINT_ANY, "syn", "conntrack:  timeouts syn %lu s, ", cfg.ct_timeout_syn);
@@ -308,21 +283,89 @@ static void print_settings(const struct dp_maps *m)
 	out_close_object();
 }
 
-static void print_counters(const struct dp_maps *m)
+/*
+ * What each program ran on: its own count of every packet (always kept),
+ * and the kernel's run time when kernel.bpf_stats_enabled is set.
+ */
+static void print_programs(const struct counter_value *c, const struct hook_info *hooks,
+			   int nhooks)
 {
-	struct counter_value c[SVCBPF_CNT_MAX];
+	static const struct {
+		const char *prog, *hook;
+		int cnt;
+	} progs[] = {
+		{ "svcbpf_tc_ingress", "tc_ingress", SVCBPF_CNT_RUN_TC_INGRESS },
+		{ "svcbpf_tc_egress", "tc_egress", SVCBPF_CNT_RUN_TC_EGRESS },
+		{ "svcbpf_xdp_ingress", "xdp", SVCBPF_CNT_RUN_XDP },
+	};
+	char buf[16], nsbuf[16];
+
+	out_fp("\n%-20s %10s %10s %12s\n", "PROGRAM", "RUNS", "BYTES", "NS PER RUN");
+	out_open_array("programs");
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		uint64_t cnt = 0, ns = 0;
+
+		/* One program serves every interface: its kernel stats once. */
+		for (int h = 0; h < nhooks; h++) {
+			if (strcmp(hooks[h].hook, progs[i].hook))
+				continue;
+			cnt = hooks[h].run_cnt;
+			ns = hooks[h].run_time_ns;
+			break;
+		}
+		out_open_object(NULL);
+		out_string(PRINT_ANY, "name", "%-20s ", progs[i].prog);
+		out_string(PRINT_JSON, "hook", NULL, progs[i].hook);
+		out_uint(PRINT_JSON, "runs", NULL, c[progs[i].cnt].packets);
+		out_fp("%10s ", fmt_count(buf, c[progs[i].cnt].packets));
+		out_uint(PRINT_JSON, "bytes", NULL, c[progs[i].cnt].bytes);
+		out_fp("%10s ", fmt_bytes(buf, c[progs[i].cnt].bytes));
+		out_uint(PRINT_JSON, "kernel_run_cnt", NULL, cnt);
+		out_uint(PRINT_JSON, "kernel_run_time_ns", NULL, ns);
+		if (cnt)
+			snprintf(nsbuf, sizeof(nsbuf), "%.1f", (double)ns / (double)cnt);
+		out_fp("%12s\n", cnt ? nsbuf : "-");
+		out_close_object();
+	}
+	out_close_array();
+	out_fp("(NS PER RUN: the kernel's figure, kept while sysctl kernel.bpf_stats_enabled=1)\n");
+}
+
+static void print_counters(const struct counter_value *c)
+{
 	char buf[16];
 
-	if (dp_read_counters(m, c))
-		return;
-	out_fp("\n%-22s %10s %10s\n", "COUNTER", "PACKETS", "BYTES");
+	out_fp("\n%-22s %10s %10s\n", "TRANSLATED", "PACKETS", "BYTES");
+	for (int i = 0; i < SVCBPF_CNT_MAX; i++) {
+		if (dp_counters[i].kind != DP_CNT_TRAFFIC)
+			continue;
+		out_fp("%-22s %10s ", dp_counters[i].name, fmt_count(buf, c[i].packets));
+		out_fp("%10s\n", fmt_bytes(buf, c[i].bytes));
+	}
+	/* Every packet not translated as asked, whatever became of it. */
+	out_fp("\n%-16s %-10s %10s %10s\n", "REASON", "ACTION", "PACKETS", "BYTES");
+	out_open_array("reasons");
+	for (int i = 0; i < SVCBPF_CNT_MAX; i++) {
+		if (dp_counters[i].kind != DP_CNT_REASON)
+			continue;
+		out_open_object(NULL);
+		out_string(PRINT_ANY, "reason", "%-16s ", dp_counters[i].reason);
+		out_string(PRINT_ANY, "action", "%-10s ", dp_counters[i].action);
+		out_uint(PRINT_JSON, "packets", NULL, c[i].packets);
+		out_fp("%10s ", fmt_count(buf, c[i].packets));
+		out_uint(PRINT_JSON, "bytes", NULL, c[i].bytes);
+		out_fp("%10s\n", fmt_bytes(buf, c[i].bytes));
+		out_close_object();
+	}
+	out_close_array();
+	out_fp("monitor events lost (rate limit, full ring): %s\n",
+	       fmt_count(buf, c[SVCBPF_CNT_MON_LOST].packets));
+	/* Every counter by its name, for scripts. */
 	out_open_object("counters");
 	for (int i = 0; i < SVCBPF_CNT_MAX; i++) {
-		out_open_object(counter_names[i]);
-		out_string(PRINT_FP, NULL, "%-22s ", counter_names[i]);
-		out_uint(PRINT_ANY, "packets", "%10lu ", c[i].packets);
+		out_open_object(dp_counters[i].name);
+		out_uint(PRINT_JSON, "packets", NULL, c[i].packets);
 		out_uint(PRINT_JSON, "bytes", NULL, c[i].bytes);
-		out_string(PRINT_FP, NULL, "%10s\n", human(buf, c[i].bytes, true));
 		out_close_object();
 	}
 	out_close_object();
@@ -386,9 +429,14 @@ int do_status(int argc, char **argv)
 		out_fp("(none)\n");
 	if (loaded) {
 		out_fp("\n");
+		struct counter_value c[SVCBPF_CNT_MAX];
+
 		print_settings(&m);
 		print_maps(&m);
-		print_counters(&m);
+		if (!dp_read_counters(&m, c)) {
+			print_programs(c, hooks, nhooks);
+			print_counters(c);
+		}
 	}
 	free(hooks);
 	maps_close(&m);

@@ -492,7 +492,7 @@ static void detach_hook(const char *pin_dir, const char *ifname, enum hook_id ho
  * them; their names never come back.
  */
 static const char *const legacy_pins[] = { "svcbpf_svc_v1", "svcbpf_slot_v1", "svcbpf_ct_v1",
-					   "svcbpf_cnt_v1" };
+					   "svcbpf_cnt_v1", "svcbpf_cnt_v2" };
 
 /*
  * Carry the tracked flows of a 0.1 conntrack map over to the new one, so an
@@ -519,7 +519,7 @@ static void migrate_legacy_ct(const char *pin_dir, const struct dp_maps *m)
 		if (bpf_map_lookup_elem(fd, &key, &v))
 			continue;
 		v.state = SVCBPF_CT_ESTABLISHED;
-		v.pad = 0;
+		v.flags = 0;
 		bpf_map_update_elem(m->ct, &key, &v, BPF_NOEXIST);
 	}
 	close(fd);
@@ -573,7 +573,12 @@ static struct dp_maps maps_of(const struct svcbpf_bpf *skel, uint32_t maglev_m)
 		.be = bpf_map__fd(skel->maps.svcbpf_be_v1),
 		.mag = bpf_map__fd(skel->maps.svcbpf_mag_v1),
 		.ct = bpf_map__fd(skel->maps.svcbpf_ct_v2),
-		.cnt = bpf_map__fd(skel->maps.svcbpf_cnt_v2),
+		.cnt = bpf_map__fd(skel->maps.svcbpf_cnt_v3),
+		.sst = bpf_map__fd(skel->maps.svcbpf_sst_v1),
+		.bst = bpf_map__fd(skel->maps.svcbpf_bst_v1),
+		.evt = bpf_map__fd(skel->maps.svcbpf_evt_v1),
+		.mon = bpf_map__fd(skel->maps.svcbpf_mon_v1),
+		.sync = bpf_map__fd(skel->maps.svcbpf_sync_v1),
 		.aff = bpf_map__fd(skel->maps.svcbpf_aff_v1),
 		.cfg = bpf_map__fd(skel->maps.svcbpf_cfg_v1),
 		.maglev_m = maglev_m,
@@ -662,6 +667,7 @@ int dp_load(const char *pin_dir, char *const *ifnames, int n, const struct load_
 	struct svcbpf_bpf *skel;
 	char path[PATH_MAX];
 	int ret, tmpl = -1;
+	uint64_t sync_t0;
 	bool fresh;
 
 	/* Validate everything before anything is created or attached. */
@@ -701,6 +707,12 @@ int dp_load(const char *pin_dir, char *const *ifnames, int n, const struct load_
 		ret = size_map(skel->maps.svcbpf_mag_v1, pin_dir, o->max_services,
 			       SVCBPF_MAX_SERVICES, 0, "--max-services", err);
 	if (!ret)
+		ret = size_map(skel->maps.svcbpf_sst_v1, pin_dir, o->max_services,
+			       SVCBPF_MAX_SERVICES, 0, "--max-services", err);
+	if (!ret)
+		ret = size_map(skel->maps.svcbpf_bst_v1, pin_dir, o->max_backends,
+			       SVCBPF_MAX_BACKENDS, SVCBPF_BE_HEADROOM, "--max-backends", err);
+	if (!ret)
 		ret = size_map(skel->maps.svcbpf_ct_v2, pin_dir, o->ct_size, SVCBPF_CT_SIZE, 0,
 			       "--ct-size", err);
 	if (!ret)
@@ -736,9 +748,11 @@ int dp_load(const char *pin_dir, char *const *ifnames, int n, const struct load_
 		fail(err, ret, "cannot write the settings: %s", strerror(-ret));
 		goto out;
 	}
+	sync_t0 = dp_mono_ns();
 	ret = dp_sync_all(&maps, md, err);
 	if (ret)
 		goto out;
+	dp_sync_observe(&maps, dp_mono_ns() - sync_t0);
 	migrate_legacy_ct(pin_dir, &maps);
 
 	pin_path(path, pin_dir, NULL, NULL);
@@ -845,9 +859,11 @@ static int list_ifaces(const char *pin_dir, char (**out)[IF_NAMESIZE], int *n)
 
 int dp_unload(const char *pin_dir, char *const *ifnames, int n, char err[ERR_LEN])
 {
-	static const char *const maps[] = { SVCBPF_MAP_SVC, SVCBPF_MAP_BE,  SVCBPF_MAP_MAGLEV,
-					    SVCBPF_MAP_AFF, SVCBPF_MAP_CFG, SVCBPF_MAP_CT,
-					    SVCBPF_MAP_CNT };
+	static const char *const maps[] = {
+		SVCBPF_MAP_SVC,	      SVCBPF_MAP_BE,	  SVCBPF_MAP_MAGLEV, SVCBPF_MAP_AFF,
+		SVCBPF_MAP_CFG,	      SVCBPF_MAP_CT,	  SVCBPF_MAP_CNT,    SVCBPF_MAP_SVC_STATS,
+		SVCBPF_MAP_BE_STATS, SVCBPF_MAP_EVENTS, SVCBPF_MAP_MON,    SVCBPF_MAP_SYNC,
+	};
 	char(*loaded)[IF_NAMESIZE] = NULL;
 	char path[PATH_MAX];
 	int nloaded, ret;

@@ -16,6 +16,41 @@
 #include "maps.h"
 #include "svcbpf.h"
 
+const struct dp_counter_info dp_counters[SVCBPF_CNT_MAX] = {
+	[SVCBPF_CNT_DNAT_NEW] = { "dnat_new_flow", DP_CNT_TRAFFIC },
+	[SVCBPF_CNT_DNAT_EST] = { "dnat_tracked", DP_CNT_TRAFFIC },
+	[SVCBPF_CNT_REVNAT] = { "reverse_nat", DP_CNT_TRAFFIC },
+	[SVCBPF_CNT_XDP_DEFER] = { "xdp_deferred_to_tc", DP_CNT_TRAFFIC },
+	[SVCBPF_CNT_DROP_NO_BACKEND] = { "drop_no_backend", DP_CNT_REASON, "no_backend", "drop" },
+	[SVCBPF_CNT_PASS_FRAGMENT] = { "pass_fragment", DP_CNT_REASON, "fragment", "pass" },
+	[SVCBPF_CNT_PASS_MALFORMED] = { "pass_malformed", DP_CNT_REASON, "malformed", "pass" },
+	[SVCBPF_CNT_DROP_REWRITE] = { "drop_rewrite_failed", DP_CNT_REASON, "rewrite_failed",
+				      "drop" },
+	[SVCBPF_CNT_REJECT] = { "reject_no_backend", DP_CNT_REASON, "no_backend", "reject" },
+	[SVCBPF_CNT_CT_FULL] = { "conntrack_full", DP_CNT_REASON, "conntrack_full", "untracked" },
+	[SVCBPF_CNT_MON_LOST] = { "monitor_events_lost", DP_CNT_OTHER },
+	[SVCBPF_CNT_RUN_TC_INGRESS] = { "runs_tc_ingress", DP_CNT_RUN },
+	[SVCBPF_CNT_RUN_TC_EGRESS] = { "runs_tc_egress", DP_CNT_RUN },
+	[SVCBPF_CNT_RUN_XDP] = { "runs_xdp", DP_CNT_RUN },
+};
+
+const char *const dp_hook_names[3] = {
+	[SVCBPF_HOOK_TC_INGRESS] = "tc_ingress",
+	[SVCBPF_HOOK_TC_EGRESS] = "tc_egress",
+	[SVCBPF_HOOK_XDP] = "xdp",
+};
+
+const char *const dp_event_names[SVCBPF_EV_MAX] = {
+	[0] = "none",
+	[SVCBPF_EV_NEW] = "new",
+	[SVCBPF_EV_REPLY] = "reply",
+	[SVCBPF_EV_REJECT] = "reject",
+	[SVCBPF_EV_DROP] = "drop",
+	[SVCBPF_EV_SKIP] = "skip",
+	[SVCBPF_EV_DNAT] = "dnat",
+	[SVCBPF_EV_REVNAT] = "revnat",
+};
+
 static int open_pin(const char *dir, const char *name)
 {
 	char path[4096];
@@ -25,17 +60,22 @@ static int open_pin(const char *dir, const char *name)
 	return bpf_obj_get(path);
 }
 
-#define DP_FDS(m)                                                                         \
-	{                                                                                 \
-		&(m)->svc, &(m)->be, &(m)->mag, &(m)->ct, &(m)->cnt, &(m)->aff, &(m)->cfg \
+#define DP_FDS(m)                                                                          \
+	{                                                                                  \
+		&(m)->svc, &(m)->be, &(m)->mag, &(m)->ct, &(m)->cnt, &(m)->aff, &(m)->cfg, \
+			&(m)->sst, &(m)->bst, &(m)->evt, &(m)->mon, &(m)->sync             \
 	}
 
 int maps_open(const char *pin_dir, struct dp_maps *m)
 {
 	int *fds[] = DP_FDS(m);
-	static const char *const names[] = { SVCBPF_MAP_SVC, SVCBPF_MAP_BE,  SVCBPF_MAP_MAGLEV,
-					     SVCBPF_MAP_CT,  SVCBPF_MAP_CNT, SVCBPF_MAP_AFF,
-					     SVCBPF_MAP_CFG };
+	static const char *const names[] = {
+		SVCBPF_MAP_SVC,	      SVCBPF_MAP_BE,	   SVCBPF_MAP_MAGLEV, SVCBPF_MAP_CT,
+		SVCBPF_MAP_CNT,	      SVCBPF_MAP_AFF,	   SVCBPF_MAP_CFG,    SVCBPF_MAP_SVC_STATS,
+		SVCBPF_MAP_BE_STATS, SVCBPF_MAP_EVENTS, SVCBPF_MAP_MON,    SVCBPF_MAP_SYNC,
+	};
+	_Static_assert(sizeof(names) / sizeof(names[0]) == sizeof(fds) / sizeof(fds[0]),
+		       "a name for every map");
 	struct svcbpf_cfg cfg;
 	int missing = 0, err = 0;
 
@@ -283,6 +323,37 @@ static int table_publish(const struct dp_maps *m, uint32_t id, const uint32_t *s
 	return ret;
 }
 
+/* One per-CPU lb_stats value for every possible CPU, all zero; NULL on failure. */
+static void *stats_zero(size_t n)
+{
+	int ncpu = libbpf_num_possible_cpus();
+
+	return ncpu > 0 ? calloc(n ? n : 1, (size_t)ncpu * sizeof(struct lb_stats)) : NULL;
+}
+
+/*
+ * Give @r and its backends their traffic counters where they have none
+ * (those they have keep counting). Returns 0 or -errno.
+ */
+static int stats_create(const struct dp_maps *m, const struct svc_rec *r)
+{
+	void *zero = stats_zero(1);
+	__u32 id = (__u32)r->id;
+	int ret = 0;
+
+	if (!zero)
+		return -ENOMEM;
+	if (bpf_map_update_elem(m->sst, &id, zero, BPF_NOEXIST) && errno != EEXIST)
+		ret = -errno;
+	for (size_t i = 0; i < r->nbe && !ret; i++) {
+		id = (__u32)r->be[i].id;
+		if (bpf_map_update_elem(m->bst, &id, zero, BPF_NOEXIST) && errno != EEXIST)
+			ret = -errno;
+	}
+	free(zero);
+	return ret;
+}
+
 /* Write @r's backends that differ from what the map holds. */
 static int backends_write(const struct dp_maps *m, const struct svc_rec *r, char err[ERR_LEN])
 {
@@ -310,7 +381,10 @@ int dp_sync_service(const struct dp_maps *m, const struct svc_rec *r, char err[E
 		snprintf(err, ERR_LEN, "service id %lld out of range", (long long)r->id);
 		return -ERANGE;
 	}
-	/* 1. Backends: written before any table can name them. */
+	/* 1. Backends: written before any table can name them; counters before traffic. */
+	ret = stats_create(m, r);
+	if (ret)
+		return map_err(err, "counters", &r->addr, -ret);
 	ret = backends_write(m, r, err);
 	if (ret)
 		return ret;
@@ -357,6 +431,24 @@ static int update_many(int fd, const void *keys, size_t ksz, const void *vals, s
 	return 0;
 }
 
+/* Zeroed counters at @ids[0..n) of stats map @fd, a chunk of entries a syscall. */
+static int stats_create_many(int fd, const __u32 *ids, size_t n)
+{
+	const size_t chunk = 1024;
+	int ncpu = libbpf_num_possible_cpus();
+	void *zero = stats_zero(chunk);
+	int ret = 0;
+
+	if (!zero)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && !ret; i += chunk)
+		ret = update_many(fd, ids + i, sizeof(*ids), zero,
+				  (size_t)ncpu * sizeof(struct lb_stats),
+				  n - i < chunk ? n - i : chunk);
+	free(zero);
+	return ret;
+}
+
 int dp_sync_services(const struct dp_maps *m, const struct svc_rec *const *r, size_t n,
 		     char err[ERR_LEN])
 {
@@ -365,7 +457,7 @@ int dp_sync_services(const struct dp_maps *m, const struct svc_rec *const *r, si
 	struct backend_value *bv = NULL;
 	const struct svc_rec **fresh = NULL;
 	uint32_t *slots = NULL;
-	__u32 *bid = NULL;
+	__u32 *bid = NULL, *sid = NULL;
 	size_t nsvc = 0, nbe = 0, total = 0;
 	int ret = 0, failed = 0;
 
@@ -376,8 +468,9 @@ int dp_sync_services(const struct dp_maps *m, const struct svc_rec *const *r, si
 	fresh = calloc(n + 1, sizeof(*fresh));
 	bv = calloc(total + 1, sizeof(*bv));
 	bid = calloc(total + 1, sizeof(*bid));
+	sid = calloc(n + 1, sizeof(*sid));
 	slots = malloc((size_t)m->maglev_m * sizeof(*slots));
-	if (!sk || !sv || !fresh || !bv || !bid || !slots) {
+	if (!sk || !sv || !fresh || !bv || !bid || !sid || !slots) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -410,8 +503,14 @@ int dp_sync_services(const struct dp_maps *m, const struct svc_rec *const *r, si
 		sk[nsvc] = key;
 		sv[nsvc++] = dp_svc_value_of(r[i]);
 	}
-	/* The same order as one service: backends, then tables, then the services. */
-	ret = update_many(m->be, bid, sizeof(*bid), bv, sizeof(*bv), nbe);
+	/* The same order as one service: counters and backends, tables, then the services. */
+	for (size_t i = 0; i < nsvc; i++)
+		sid[i] = sv[i].id;
+	ret = stats_create_many(m->sst, sid, nsvc);
+	if (!ret)
+		ret = stats_create_many(m->bst, bid, nbe);
+	if (!ret)
+		ret = update_many(m->be, bid, sizeof(*bid), bv, sizeof(*bv), nbe);
 	for (size_t i = 0; i < nsvc && !ret; i++) {
 		int owners = maglev_build_svc(fresh[i], m->maglev_m, slots);
 
@@ -430,6 +529,7 @@ out:
 	free(fresh);
 	free(bv);
 	free(bid);
+	free(sid);
 	free(slots);
 	return ret;
 }
@@ -445,6 +545,7 @@ int dp_remove_service(const struct dp_maps *m, const struct l4addr *svc)
 		return -errno;
 	if (bpf_map_delete_elem(m->mag, &old.id) && errno != ENOENT)
 		return -errno;
+	bpf_map_delete_elem(m->sst, &old.id);
 	return 0;
 }
 
@@ -586,8 +687,10 @@ int dp_remove_backends(const struct dp_maps *m, const uint32_t *ids, size_t n)
 		return -ENOMEM;
 	memcpy(sorted, ids, n * sizeof(*sorted));
 	qsort(sorted, n, sizeof(*sorted), cmp_u32);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		bpf_map_delete_elem(m->be, &sorted[i]);
+		bpf_map_delete_elem(m->bst, &sorted[i]);
+	}
 
 	/*
 	 * Their flows go: the next client packet takes another backend (UDP too:
@@ -750,6 +853,17 @@ int dp_sync_all(const struct dp_maps *m, const struct model *md, char err[ERR_LE
 		if (!bsearch(&keys[i], ids, nids, sizeof(*ids), cmp_u32))
 			bpf_map_delete_elem(m->mag, &keys[i]);
 	free(keys);
+	/* Counters of services and backends that are gone. */
+	keys = map_keys(m->sst, sizeof(*keys), &nkeys);
+	for (size_t i = 0; keys && i < nkeys; i++)
+		if (!bsearch(&keys[i], ids, nids, sizeof(*ids), cmp_u32))
+			bpf_map_delete_elem(m->sst, &keys[i]);
+	free(keys);
+	keys = map_keys(m->bst, sizeof(*keys), &nkeys);
+	for (size_t i = 0; keys && i < nkeys; i++)
+		if (!bsearch(&keys[i], bes, nbes, sizeof(*bes), cmp_u32))
+			bpf_map_delete_elem(m->bst, &keys[i]);
+	free(keys);
 
 	keys = map_keys(m->be, sizeof(*keys), &nkeys);
 	gone = calloc(nkeys + 1, sizeof(*gone));
@@ -786,4 +900,60 @@ int dp_read_counters(const struct dp_maps *m, struct counter_value *out)
 	}
 	free(percpu);
 	return 0;
+}
+
+int dp_stats_read(int fd, uint32_t id, struct lb_stats *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct lb_stats *percpu = stats_zero(1);
+	__u32 key = id;
+	int ret = 0;
+
+	*out = (struct lb_stats){ 0 };
+	if (!percpu)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &key, percpu))
+		ret = -errno;
+	for (int c = 0; !ret && c < ncpu; c++) {
+		out->packets += percpu[c].packets;
+		out->bytes += percpu[c].bytes;
+		out->reply_packets += percpu[c].reply_packets;
+		out->reply_bytes += percpu[c].reply_bytes;
+		out->flows += percpu[c].flows;
+		out->drops += percpu[c].drops;
+	}
+	free(percpu);
+	return ret;
+}
+
+int dp_sync_hist_read(const struct dp_maps *m, struct svcbpf_sync_hist *h)
+{
+	__u32 zero = 0;
+
+	memset(h, 0, sizeof(*h));
+	return bpf_map_lookup_elem(m->sync, &zero, h) ? -errno : 0;
+}
+
+uint64_t dp_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void dp_sync_observe(const struct dp_maps *m, uint64_t ns)
+{
+	struct svcbpf_sync_hist h;
+	__u32 zero = 0;
+
+	if (m->sync < 0 || dp_sync_hist_read(m, &h))
+		return;
+	h.count++;
+	h.sum_ns += ns;
+	h.last_ns = ns;
+	for (int i = 0; i < SVCBPF_SYNC_BUCKETS; i++)
+		if (ns <= (1000000ULL << i))
+			h.le[i]++;
+	bpf_map_update_elem(m->sync, &zero, &h, BPF_ANY);
 }

@@ -21,12 +21,15 @@
 
 struct dp_maps {
 	int svc, be, mag, ct, cnt, aff, cfg;
+	int sst, bst; /* traffic per service and per backend */
+	int evt, mon; /* the monitor's ring buffer and switch */
+	int sync; /* sync durations */
 	uint32_t maglev_m; /* from the config map */
 };
 
-#define DP_MAPS_CLOSED                                      \
-	{                                                   \
-		-1, -1, -1, -1, -1, -1, -1, SVCBPF_MAGLEV_M \
+#define DP_MAPS_CLOSED                                                              \
+	{                                                                           \
+		-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, SVCBPF_MAGLEV_M \
 	}
 
 /*
@@ -74,9 +77,41 @@ bool dp_service_programmed(const struct dp_maps *m, const struct svc_rec *r);
  * none, -errno.
  */
 int64_t dp_table_slot(const struct dp_maps *m, uint32_t svc_id, uint32_t slot);
+/* What a global counter (enum svcbpf_counter) counts. */
+enum dp_counter_kind {
+	DP_CNT_TRAFFIC, /* translations */
+	DP_CNT_REASON, /* a packet not translated as asked: why, and what became of it */
+	DP_CNT_RUN, /* every packet a program saw */
+	DP_CNT_OTHER,
+};
+
+struct dp_counter_info {
+	const char *name; /* status and JSON: "drop_no_backend" */
+	enum dp_counter_kind kind;
+	const char *reason; /* DP_CNT_REASON: the metric's reason label ("no_backend") */
+	const char *action; /* DP_CNT_REASON: "drop", "reject", "pass" or "untracked" */
+};
+
+extern const struct dp_counter_info dp_counters[SVCBPF_CNT_MAX];
+/* The hook names of enum svcbpf_hook, and the event names of enum svcbpf_event_type. */
+extern const char *const dp_hook_names[3];
+extern const char *const dp_event_names[SVCBPF_EV_MAX];
+
 /* Sum the per-CPU counters; @out has SVCBPF_CNT_MAX entries. */
 struct counter_value;
 int dp_read_counters(const struct dp_maps *m, struct counter_value *out);
+
+/*
+ * The traffic of service or backend @id, summed over the CPUs, from stats
+ * map @fd (m->sst or m->bst). -ENOENT when it has no entry.
+ */
+int dp_stats_read(int fd, uint32_t id, struct lb_stats *out);
+
+/* Add one sync of @ns nanoseconds to the histogram (caller holds the state lock). */
+void dp_sync_observe(const struct dp_maps *m, uint64_t ns);
+/* CLOCK_MONOTONIC in nanoseconds: what sync durations are timed with. */
+uint64_t dp_mono_ns(void);
+int dp_sync_hist_read(const struct dp_maps *m, struct svcbpf_sync_hist *h);
 
 /* Every conntrack entry (live or not); caller frees both arrays. */
 int dp_ct_read(const struct dp_maps *m, struct ct_key **keys, struct ct_value **vals, size_t *n);

@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -196,4 +198,61 @@ void p_info(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+const char *fmt_bytes(char buf[16], uint64_t v)
+{
+	static const char units[] = "KMGT";
+	double d = (double)v;
+	int u = -1;
+
+	while (d >= 1024 && u < 3) {
+		d /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, 16, "%lluB", (unsigned long long)v);
+	else
+		snprintf(buf, 16, "%.1f%ciB", d, units[u]);
+	return buf;
+}
+
+const char *fmt_count(char buf[16], uint64_t v)
+{
+	static const char units[] = "KMGTP";
+	double d = (double)v;
+	int u = -1;
+
+	if (v < 100000) {
+		snprintf(buf, 16, "%llu", (unsigned long long)v);
+		return buf;
+	}
+	while (d >= 1000 && u < 4) {
+		d /= 1000;
+		u++;
+	}
+	snprintf(buf, 16, "%.1f%c", d, units[u]);
+	return buf;
+}
+
+bool out_use_color(void)
+{
+	static int on = -1;
+
+	if (on < 0) {
+		const char *nc = getenv("NO_COLOR");
+
+		on = isatty(STDOUT_FILENO) && !(nc && *nc);
+	}
+	return on && !json_output;
+}
+
+const char *out_color(enum out_color c)
+{
+	static const char *const esc[] = {
+		[COLOR_NONE] = "\033[0m",   [COLOR_RED] = "\033[31m", [COLOR_GREEN] = "\033[32m",
+		[COLOR_YELLOW] = "\033[33m", [COLOR_BOLD] = "\033[1m", [COLOR_DIM] = "\033[2m",
+	};
+
+	return out_use_color() ? esc[c] : "";
 }

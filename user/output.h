@@ -35,6 +35,17 @@ void out_null(enum out_type t, const char *key, const char *fmt, const char *pla
 /* Free text for people; nothing in JSON. */
 void out_fp(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Numbers for people. 1536 -> "1.5KiB" (bytes, binary units, "B" below 1 KiB). */
+const char *fmt_bytes(char buf[16], uint64_t v);
+/* Counts: exact below 100000, then decimal units, as iptables -v: 1234567 -> "1.2M". */
+const char *fmt_count(char buf[16], uint64_t v);
+
+/* Colour for people: stdout a terminal, NO_COLOR unset, not JSON. */
+enum out_color { COLOR_NONE, COLOR_RED, COLOR_GREEN, COLOR_YELLOW, COLOR_BOLD, COLOR_DIM };
+bool out_use_color(void);
+/* The escape for @c, or "" when colour is off; COLOR_NONE resets. */
+const char *out_color(enum out_color c);
+
 /* The one error reporter: "svcbpf: ..." on stderr, or {"error": ...} in JSON. */
 void p_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Put @prefix ("FILE:LINE: ") before every error until it is reset with NULL. */
