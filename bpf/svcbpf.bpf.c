@@ -172,7 +172,7 @@ int svcbpf_tc_egress(struct __sk_buff *skb)
 	if (ret == SVCBPF_CONTINUE)
 		nat_account(&p, &nat, SVCBPF_HOOK_TC_EGRESS, skb->ifindex);
 	return verdict_account(ret, &p, NULL, SVCBPF_HOOK_TC_EGRESS, skb->ifindex) ? TC_ACT_SHOT :
-										    TC_PASS;
+										     TC_PASS;
 }
 
 SEC("xdp")
@@ -218,5 +218,5 @@ int svcbpf_xdp_ingress(struct xdp_md *ctx)
 	if (ret == SVCBPF_CONTINUE)
 		nat_account(&p, &nat, SVCBPF_HOOK_XDP, ctx->ingress_ifindex);
 	return verdict_account(ret, &p, svc, SVCBPF_HOOK_XDP, ctx->ingress_ifindex) ? XDP_DROP :
-										     XDP_PASS;
+										      XDP_PASS;
 }

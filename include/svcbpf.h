@@ -168,7 +168,8 @@ enum svcbpf_ct_state {
 };
 
 enum svcbpf_ct_flags {
-	SVCBPF_CT_F_REPLIED = 1 << 0, /* REV: a reply was translated (the monitor's first-reply event) */
+	SVCBPF_CT_F_REPLIED =
+		1 << 0, /* REV: a reply was translated (the monitor's first-reply event) */
 };
 
 /*

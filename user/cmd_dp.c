@@ -217,12 +217,12 @@ static void print_maps(const struct dp_maps *m)
 		const char *name;
 		int fd;
 	} maps[] = {
-		{ SVCBPF_MAP_SVC, m->svc },    { SVCBPF_MAP_BE, m->be },
-		{ SVCBPF_MAP_MAGLEV, m->mag }, { SVCBPF_MAP_CT, m->ct },
-		{ SVCBPF_MAP_AFF, m->aff },    { SVCBPF_MAP_CNT, m->cnt },
-		{ SVCBPF_MAP_CFG, m->cfg },    { SVCBPF_MAP_SVC_STATS, m->sst },
+		{ SVCBPF_MAP_SVC, m->svc },	 { SVCBPF_MAP_BE, m->be },
+		{ SVCBPF_MAP_MAGLEV, m->mag },	 { SVCBPF_MAP_CT, m->ct },
+		{ SVCBPF_MAP_AFF, m->aff },	 { SVCBPF_MAP_CNT, m->cnt },
+		{ SVCBPF_MAP_CFG, m->cfg },	 { SVCBPF_MAP_SVC_STATS, m->sst },
 		{ SVCBPF_MAP_BE_STATS, m->bst }, { SVCBPF_MAP_EVENTS, m->evt },
-		{ SVCBPF_MAP_MON, m->mon },    { SVCBPF_MAP_SYNC, m->sync },
+		{ SVCBPF_MAP_MON, m->mon },	 { SVCBPF_MAP_SYNC, m->sync },
 	};
 	struct map_usage mu = { 0 };
 	uint64_t total = 0, per_table;
@@ -287,8 +287,7 @@ static void print_settings(const struct dp_maps *m)
  * What each program ran on: its own count of every packet (always kept),
  * and the kernel's run time when kernel.bpf_stats_enabled is set.
  */
-static void print_programs(const struct counter_value *c, const struct hook_info *hooks,
-			   int nhooks)
+static void print_programs(const struct counter_value *c, const struct hook_info *hooks, int nhooks)
 {
 	static const struct {
 		const char *prog, *hook;

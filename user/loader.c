@@ -860,9 +860,9 @@ static int list_ifaces(const char *pin_dir, char (**out)[IF_NAMESIZE], int *n)
 int dp_unload(const char *pin_dir, char *const *ifnames, int n, char err[ERR_LEN])
 {
 	static const char *const maps[] = {
-		SVCBPF_MAP_SVC,	      SVCBPF_MAP_BE,	  SVCBPF_MAP_MAGLEV, SVCBPF_MAP_AFF,
-		SVCBPF_MAP_CFG,	      SVCBPF_MAP_CT,	  SVCBPF_MAP_CNT,    SVCBPF_MAP_SVC_STATS,
-		SVCBPF_MAP_BE_STATS, SVCBPF_MAP_EVENTS, SVCBPF_MAP_MON,    SVCBPF_MAP_SYNC,
+		SVCBPF_MAP_SVC,	     SVCBPF_MAP_BE,	SVCBPF_MAP_MAGLEV, SVCBPF_MAP_AFF,
+		SVCBPF_MAP_CFG,	     SVCBPF_MAP_CT,	SVCBPF_MAP_CNT,	   SVCBPF_MAP_SVC_STATS,
+		SVCBPF_MAP_BE_STATS, SVCBPF_MAP_EVENTS, SVCBPF_MAP_MON,	   SVCBPF_MAP_SYNC,
 	};
 	char(*loaded)[IF_NAMESIZE] = NULL;
 	char path[PATH_MAX];

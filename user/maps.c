@@ -70,9 +70,9 @@ int maps_open(const char *pin_dir, struct dp_maps *m)
 {
 	int *fds[] = DP_FDS(m);
 	static const char *const names[] = {
-		SVCBPF_MAP_SVC,	      SVCBPF_MAP_BE,	   SVCBPF_MAP_MAGLEV, SVCBPF_MAP_CT,
-		SVCBPF_MAP_CNT,	      SVCBPF_MAP_AFF,	   SVCBPF_MAP_CFG,    SVCBPF_MAP_SVC_STATS,
-		SVCBPF_MAP_BE_STATS, SVCBPF_MAP_EVENTS, SVCBPF_MAP_MON,    SVCBPF_MAP_SYNC,
+		SVCBPF_MAP_SVC,	     SVCBPF_MAP_BE,	SVCBPF_MAP_MAGLEV, SVCBPF_MAP_CT,
+		SVCBPF_MAP_CNT,	     SVCBPF_MAP_AFF,	SVCBPF_MAP_CFG,	   SVCBPF_MAP_SVC_STATS,
+		SVCBPF_MAP_BE_STATS, SVCBPF_MAP_EVENTS, SVCBPF_MAP_MON,	   SVCBPF_MAP_SYNC,
 	};
 	_Static_assert(sizeof(names) / sizeof(names[0]) == sizeof(fds) / sizeof(fds[0]),
 		       "a name for every map");

@@ -27,8 +27,8 @@ struct dp_maps {
 	uint32_t maglev_m; /* from the config map */
 };
 
-#define DP_MAPS_CLOSED                                                              \
-	{                                                                           \
+#define DP_MAPS_CLOSED                                                          \
+	{                                                                       \
 		-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, SVCBPF_MAGLEV_M \
 	}
 

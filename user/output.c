@@ -227,10 +227,10 @@ const char *fmt_count(char buf[16], uint64_t v)
 		snprintf(buf, 16, "%llu", (unsigned long long)v);
 		return buf;
 	}
-	while (d >= 1000 && u < 4) {
+	do {
 		d /= 1000;
 		u++;
-	}
+	} while (d >= 1000 && u < 4);
 	snprintf(buf, 16, "%.1f%c", d, units[u]);
 	return buf;
 }
@@ -250,7 +250,7 @@ bool out_use_color(void)
 const char *out_color(enum out_color c)
 {
 	static const char *const esc[] = {
-		[COLOR_NONE] = "\033[0m",   [COLOR_RED] = "\033[31m", [COLOR_GREEN] = "\033[32m",
+		[COLOR_NONE] = "\033[0m",    [COLOR_RED] = "\033[31m", [COLOR_GREEN] = "\033[32m",
 		[COLOR_YELLOW] = "\033[33m", [COLOR_BOLD] = "\033[1m", [COLOR_DIM] = "\033[2m",
 	};
 

@@ -1291,8 +1291,8 @@ static void check_reject(const struct fz_run *r, const struct fz_pkt *p)
 }
 
 static const char *const counter_name[] = {
-	"DNAT_NEW",	 "DNAT_EST",	   "REVNAT",	   "XDP_DEFER", "DROP_NO_BACKEND",
-	"PASS_FRAGMENT", "PASS_MALFORMED", "DROP_REWRITE", "REJECT",	       "CT_FULL",
+	"DNAT_NEW",	 "DNAT_EST",	   "REVNAT",	    "XDP_DEFER", "DROP_NO_BACKEND",
+	"PASS_FRAGMENT", "PASS_MALFORMED", "DROP_REWRITE",  "REJECT",	 "CT_FULL",
 	"MON_LOST",	 "RUN_TC_INGRESS", "RUN_TC_EGRESS", "RUN_XDP",
 };
 _Static_assert(NELEM(counter_name) == SVCBPF_CNT_MAX, "a name for every counter");
