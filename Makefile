@@ -35,7 +35,7 @@ else
 CFLAGS	   += -D_FORTIFY_SOURCE=2
 endif
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Wall -Iinclude -I$(ARCH_INC) $(BPF_EXTRA_CFLAGS)
-LDLIBS	   := -lbpf -lelf -lz -lsqlite3 -ljansson -lfyaml
+LDLIBS	   := -lbpf -lelf -lz -lsqlite3 -ljansson -lfyaml -lmicrohttpd
 
 ifeq ($(V),1)
 Q   :=

@@ -126,6 +126,11 @@ int do_ct(int argc, char **argv);
 int do_apply(int argc, char **argv);
 int do_delete(int argc, char **argv);
 int do_get(int argc, char **argv);
+int do_stats(int argc, char **argv);
+int do_dump(int argc, char **argv);
+int do_monitor(int argc, char **argv);
+int do_metrics(int argc, char **argv);
+int do_agent(int argc, char **argv);
 
 /*
  * Parse a backend argument of @svc: "IP:PORT[,weight=N]" (weight 1 when

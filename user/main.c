@@ -134,7 +134,14 @@ static int do_help(int argc, char **argv)
 		"             [-o yaml|json|wide]\n"
 		"  svcbpf ct list [VIP:PORT[/tcp|udp]]\n"
 		"  svcbpf ct flush [VIP:PORT[/tcp|udp]]\n"
-		"  svcbpf status\n"
+		"  svcbpf status              programs, maps, run counts, reasons for drops\n"
+		"  svcbpf stats [VIP:PORT[/tcp|udp]] [--watch 1s] [--count N]\n"
+		"  svcbpf dump [-x]             the translations as iptables -L -n -v shows them\n"
+		"  svcbpf monitor [--service VIP:PORT[/tcp|udp]] [--client IP[/LEN]]\n"
+		"                 [--type new,reply,reject,drop,skip,trace|all] [--count N]\n"
+		"                 [--duration S] [--rate N]\n"
+		"  svcbpf metrics               Prometheus text exposition\n"
+		"  svcbpf agent [--metrics-addr IP:PORT]   serve /metrics (default 127.0.0.1:9402)\n"
 		"  svcbpf sync\n"
 		"  svcbpf batch FILE|-          many changes, one transaction\n"
 		"  svcbpf version\n"
@@ -161,11 +168,16 @@ static int do_version(int argc, char **argv)
 }
 
 static const struct cmd main_cmds[] = {
-	{ "load", do_load },   { "unload", do_unload },	  { "svc", do_svc },
-	{ "service", do_svc }, { "backend", do_backend }, { "status", do_status },
-	{ "sync", do_sync },   { "batch", do_batch },	  { "ct", do_ct },
-	{ "apply", do_apply }, { "delete", do_delete },	  { "get", do_get },
-	{ "help", do_help },   { "version", do_version }, { NULL, NULL },
+	{ "load", do_load },	   { "unload", do_unload },
+	{ "svc", do_svc },	   { "service", do_svc },
+	{ "backend", do_backend }, { "status", do_status },
+	{ "sync", do_sync },	   { "batch", do_batch },
+	{ "ct", do_ct },	   { "apply", do_apply },
+	{ "delete", do_delete },   { "get", do_get },
+	{ "stats", do_stats },	   { "dump", do_dump },
+	{ "monitor", do_monitor }, { "metrics", do_metrics },
+	{ "agent", do_agent },	   { "help", do_help },
+	{ "version", do_version }, { NULL, NULL },
 };
 
 /* Takes the value of option @name at argv[*i] ("--name V" or "--name=V"). */
