@@ -6,7 +6,9 @@
  * plus the expected rewrite, whose checksums are computed from scratch; the
  * expected backend comes from the userspace mirror of the flow hash.
  */
+#define _GNU_SOURCE /* sched_setaffinity */
 #include <errno.h>
+#include <sched.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <setjmp.h>
@@ -14,6 +16,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -833,6 +836,300 @@ static void test_spread(void **state)
 		assert_true(hits[i] > 0);
 }
 
+/* ------------------------------------------------------------ observability */
+
+static struct lb_stats svc_stats(uint32_t id)
+{
+	struct lb_stats st;
+
+	assert_int_equal(dp_stats_read(maps.sst, id, &st), 0);
+	return st;
+}
+
+static struct lb_stats be_stats(uint32_t id)
+{
+	struct lb_stats st;
+
+	assert_int_equal(dp_stats_read(maps.bst, id, &st), 0);
+	return st;
+}
+
+/* The counters of @a moved by exactly the given amounts to become @b. */
+static void assert_stats_delta(const struct lb_stats *a, const struct lb_stats *b, uint64_t pkts,
+			       uint64_t bytes, uint64_t replies, uint64_t reply_bytes,
+			       uint64_t flows, uint64_t drops, const char *what)
+{
+	if (b->packets - a->packets != pkts || b->bytes - a->bytes != bytes ||
+	    b->reply_packets - a->reply_packets != replies ||
+	    b->reply_bytes - a->reply_bytes != reply_bytes || b->flows - a->flows != flows ||
+	    b->drops - a->drops != drops)
+		fail_msg("%s: moved by packets %llu bytes %llu replies %llu reply bytes %llu "
+			 "flows %llu drops %llu; expected %llu %llu %llu %llu %llu %llu",
+			 what, (unsigned long long)(b->packets - a->packets),
+			 (unsigned long long)(b->bytes - a->bytes),
+			 (unsigned long long)(b->reply_packets - a->reply_packets),
+			 (unsigned long long)(b->reply_bytes - a->reply_bytes),
+			 (unsigned long long)(b->flows - a->flows),
+			 (unsigned long long)(b->drops - a->drops), (unsigned long long)pkts,
+			 (unsigned long long)bytes, (unsigned long long)replies,
+			 (unsigned long long)reply_bytes, (unsigned long long)flows,
+			 (unsigned long long)drops);
+}
+
+/* Every translated packet counts once, to its service and its backend; new flows once. */
+static void test_stats_exact(void **state)
+{
+	const struct be_rec *be;
+	struct lb_stats s0 = svc_stats(2), b0 = be_stats(21), s1, b1;
+	struct pkt_spec d = dgram(6000), r;
+	uint8_t in[PKT_MAX];
+	size_t len = pkt_build(in, &d);
+	const int n = 25;
+
+	(void)state;
+	for (int i = 0; i < n; i++) {
+		d = dgram((uint16_t)(6000 + i));
+		check_nat(TC_IN, &d, true, &udp_be[0].addr);
+		r = (struct pkt_spec){ .saddr = udp_be[0].addr.ip,
+				       .daddr = CLIENT,
+				       .sport = 53,
+				       .dport = (uint16_t)(6000 + i),
+				       .proto = IPPROTO_UDP,
+				       .payload = 29 };
+		check_nat(TC_EG, &r, false, &(struct l4addr){ VIP_UDP, 53, IPPROTO_UDP });
+	}
+	/* The first flow again: tracked, one more packet, no new flow. */
+	d = dgram(6000);
+	check_nat(TC_IN, &d, true, &udp_be[0].addr);
+	s1 = svc_stats(2);
+	b1 = be_stats(21);
+	assert_stats_delta(&s0, &s1, n + 1, (n + 1) * len, n, n * len, n, 0, "udp service");
+	assert_stats_delta(&b0, &b1, n + 1, (n + 1) * len, n, n * len, n, 0, "udp backend");
+
+	/* TCP: a SYN (tc), its ACK in tc and in XDP; a SYN in XDP goes to tc uncounted. */
+	d = syn(41000);
+	be = mirror_pick(&d, &svc_tcp);
+	s0 = svc_stats(1);
+	b0 = be_stats((uint32_t)be->id);
+	len = pkt_build(in, &d);
+	check_nat(TC_IN, &d, true, &be->addr);
+	d.tcp_flags = 0x10;
+	check_nat(TC_IN, &d, true, &be->addr);
+	check_nat(XDP_IN, &d, true, &be->addr);
+	d.tcp_flags = 0x02;
+	d.sport = 41001;
+	pkt_build(in, &d);
+	check_untouched(XDP_IN, in, len, XDP_PASS, "SYN left to tc");
+	s1 = svc_stats(1);
+	b1 = be_stats((uint32_t)be->id);
+	assert_stats_delta(&s0, &s1, 3, 3 * len, 0, 0, 1, 0, "tcp service");
+	assert_stats_delta(&b0, &b1, 3, 3 * len, 0, 0, 1, 0, "tcp backend");
+}
+
+/* A packet to a service without a backend counts as that service's drop. */
+static void test_stats_reject(void **state)
+{
+	struct pkt_spec d = syn(42000);
+	struct lb_stats s0 = svc_stats(3), s1;
+	uint64_t rejects = counter(SVCBPF_CNT_REJECT);
+	uint8_t in[PKT_MAX], out[PKT_MAX];
+	size_t len, out_len;
+
+	(void)state;
+	d.daddr = VIP_EMPTY;
+	len = pkt_build(in, &d);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(run(TC_IN, in, len, out, &out_len), TC_ACT_REDIRECT);
+	s1 = svc_stats(3);
+	assert_stats_delta(&s0, &s1, 0, 0, 0, 0, 0, 4, "empty service");
+	assert_int_equal(counter(SVCBPF_CNT_REJECT), rejects + 4);
+}
+
+/* Counters come and go with their service and backends; a re-sync keeps them. */
+static void test_stats_lifecycle(void **state)
+{
+	struct be_rec be[] = { { 901, { 0x0af4050a, 8080, IPPROTO_TCP }, 1, SVCBPF_BE_ACTIVE } };
+	struct svc_rec r = {
+		.id = 900, .addr = { 0x0a600070, 80, IPPROTO_TCP }, .nbe = 1, .be = be
+	};
+	struct pkt_spec d = syn(43000);
+	struct lb_stats st;
+	char err[ERR_LEN];
+
+	(void)state;
+	assert_int_equal(dp_stats_read(maps.sst, 900, &st), -ENOENT);
+	assert_int_equal(dp_sync_service(&maps, &r, err), 0);
+	d.daddr = 0x0a600070;
+	check_nat(TC_IN, &d, true, &be[0].addr);
+	assert_int_equal(dp_sync_service(&maps, &r, err), 0);
+	assert_int_equal(svc_stats(900).flows, 1);
+	assert_int_equal(be_stats(901).flows, 1);
+	assert_int_equal(dp_remove_service(&maps, &r.addr), 0);
+	assert_int_equal(dp_remove_backends(&maps, &(uint32_t){ 901 }, 1), 0);
+	assert_int_equal(dp_stats_read(maps.sst, 900, &st), -ENOENT);
+	assert_int_equal(dp_stats_read(maps.bst, 901, &st), -ENOENT);
+}
+
+struct mon_seen {
+	struct svcbpf_event ev[64];
+	int n;
+};
+
+static int mon_collect(void *ctx, void *data, size_t size)
+{
+	struct mon_seen *m = ctx;
+
+	assert_int_equal(size, sizeof(struct svcbpf_event));
+	if (m->n < (int)(sizeof(m->ev) / sizeof(m->ev[0])))
+		memcpy(&m->ev[m->n], data, sizeof(m->ev[0]));
+	m->n++;
+	return 0;
+}
+
+/* Turn the monitor switch to @events (bits of enum svcbpf_event_type) for @secs seconds. */
+static void mon_set(uint32_t events, int64_t secs, uint32_t rate)
+{
+	struct svcbpf_mon ctl = { .until_ns = dp_now_ns() + secs * 1000000000LL,
+				  .events = events,
+				  .rate = rate };
+
+	if (secs <= 0)
+		ctl.until_ns = events ? dp_now_ns() - 1000000000ULL : 0;
+	assert_int_equal(bpf_map_update_elem(maps.mon, &(__u32){ 0 }, &ctl, BPF_ANY), 0);
+}
+
+static int mon_drain(struct ring_buffer *rb, struct mon_seen *seen)
+{
+	seen->n = 0;
+	assert_true(ring_buffer__consume(rb) >= 0);
+	return seen->n;
+}
+
+/*
+ * The monitor: nothing while nobody listens (or the lease ran out); each
+ * event type when asked, with the packet's addresses and what it became;
+ * at most the rate a second on a CPU, the rest counted as lost.
+ */
+static void test_monitor_events(void **state)
+{
+	const uint32_t all = (1u << SVCBPF_EV_MAX) - 2;
+	struct mon_seen seen = { 0 };
+	struct ring_buffer *rb = ring_buffer__new(maps.evt, mon_collect, &seen, NULL);
+	struct pkt_spec d = syn(44000), r;
+	const struct be_rec *be = mirror_pick(&d, &svc_tcp);
+	uint8_t in[PKT_MAX], out[PKT_MAX];
+	size_t len, out_len;
+	struct svcbpf_event *e;
+	cpu_set_t cpu;
+	uint64_t lost;
+
+	(void)state;
+	assert_non_null(rb);
+	/* One CPU: the rate is per CPU. */
+	CPU_ZERO(&cpu);
+	CPU_SET(0, &cpu);
+	assert_int_equal(sched_setaffinity(0, sizeof(cpu), &cpu), 0);
+
+	/* Off, and expired: no event. */
+	mon_set(0, 0, 0);
+	check_nat(TC_IN, &d, true, &be->addr);
+	mon_set(all, -1, 1000);
+	d.sport = 44001;
+	be = mirror_pick(&d, &svc_tcp);
+	check_nat(TC_IN, &d, true, &be->addr);
+	assert_int_equal(mon_drain(rb, &seen), 0);
+
+	/* A new flow, its first reply, its second (trace only), and a tracked packet. */
+	mon_set((1u << SVCBPF_EV_NEW) | (1u << SVCBPF_EV_REPLY), 3, 1000);
+	d.sport = 44002;
+	be = mirror_pick(&d, &svc_tcp);
+	len = pkt_build(in, &d);
+	check_nat(TC_IN, &d, true, &be->addr);
+	r = (struct pkt_spec){ .saddr = be->addr.ip,
+			       .daddr = CLIENT,
+			       .sport = be->addr.port,
+			       .dport = 44002,
+			       .proto = IPPROTO_TCP,
+			       .tcp_flags = 0x12 };
+	check_nat(TC_EG, &r, false, &(struct l4addr){ VIP_TCP, 80, IPPROTO_TCP });
+	r.tcp_flags = 0x10;
+	check_nat(TC_EG, &r, false, &(struct l4addr){ VIP_TCP, 80, IPPROTO_TCP });
+	d.tcp_flags = 0x10;
+	check_nat(TC_IN, &d, true, &be->addr);
+	assert_int_equal(mon_drain(rb, &seen), 2);
+	e = &seen.ev[0];
+	assert_int_equal(e->type, SVCBPF_EV_NEW);
+	assert_int_equal(e->hook, SVCBPF_HOOK_TC_INGRESS);
+	assert_int_equal(e->proto, IPPROTO_TCP);
+	assert_int_equal(ntohl(e->saddr), CLIENT);
+	assert_int_equal(ntohs(e->sport), 44002);
+	assert_int_equal(ntohl(e->daddr), VIP_TCP);
+	assert_int_equal(ntohs(e->dport), 80);
+	assert_int_equal(ntohl(e->nat_addr), be->addr.ip);
+	assert_int_equal(ntohs(e->nat_port), be->addr.port);
+	assert_int_equal(e->svc_id, svc_tcp.id);
+	assert_int_equal(e->backend_id, be->id);
+	assert_int_equal(e->len, len);
+	assert_int_equal(e->tcp_flags, 0x02);
+	assert_true(e->ts_ns > 0);
+	e = &seen.ev[1];
+	assert_int_equal(e->type, SVCBPF_EV_REPLY);
+	assert_int_equal(e->hook, SVCBPF_HOOK_TC_EGRESS);
+	assert_int_equal(ntohl(e->saddr), be->addr.ip);
+	assert_int_equal(ntohl(e->nat_addr), VIP_TCP);
+	assert_int_equal(ntohs(e->nat_port), 80);
+	assert_int_equal(e->svc_id, svc_tcp.id);
+	assert_int_equal(e->backend_id, be->id);
+
+	/* Trace: every translated packet, both ways, XDP too. */
+	mon_set((1u << SVCBPF_EV_DNAT) | (1u << SVCBPF_EV_REVNAT), 3, 1000);
+	check_nat(TC_IN, &d, true, &be->addr);
+	check_nat(XDP_IN, &d, true, &be->addr);
+	check_nat(TC_EG, &r, false, &(struct l4addr){ VIP_TCP, 80, IPPROTO_TCP });
+	assert_int_equal(mon_drain(rb, &seen), 3);
+	assert_int_equal(seen.ev[0].type, SVCBPF_EV_DNAT);
+	assert_int_equal(seen.ev[1].type, SVCBPF_EV_DNAT);
+	assert_int_equal(seen.ev[1].hook, SVCBPF_HOOK_XDP);
+	assert_int_equal(seen.ev[2].type, SVCBPF_EV_REVNAT);
+
+	/* A reject, and a fragment passed untranslated, with their reasons. */
+	mon_set(all, 3, 1000);
+	d = syn(44003);
+	d.daddr = VIP_EMPTY;
+	len = pkt_build(in, &d);
+	assert_int_equal(run(TC_IN, in, len, out, &out_len), TC_ACT_REDIRECT);
+	d = dgram(44004);
+	d.frag = 0x2000; /* MF */
+	len = pkt_build(in, &d);
+	check_untouched(TC_IN, in, len, TC_ACT_UNSPEC, "fragment");
+	assert_int_equal(mon_drain(rb, &seen), 2);
+	assert_int_equal(seen.ev[0].type, SVCBPF_EV_REJECT);
+	assert_int_equal(seen.ev[0].reason, SVCBPF_CNT_REJECT);
+	assert_int_equal(seen.ev[0].svc_id, svc_empty.id);
+	assert_int_equal(ntohl(seen.ev[0].daddr), VIP_EMPTY);
+	assert_int_equal(seen.ev[1].type, SVCBPF_EV_SKIP);
+	assert_int_equal(seen.ev[1].reason, SVCBPF_CNT_PASS_FRAGMENT);
+
+	/*
+	 * The rate: 3 a second on this CPU; the other 7 new flows are counted
+	 * lost. The events above used this second's window: wait for the next.
+	 */
+	usleep(1100 * 1000);
+	lost = counter(SVCBPF_CNT_MON_LOST);
+	mon_set(1u << SVCBPF_EV_NEW, 3, 3);
+	for (int i = 0; i < 10; i++) {
+		d = syn((uint16_t)(44100 + i));
+		check_nat(TC_IN, &d, true, &mirror_pick(&d, &svc_tcp)->addr);
+	}
+	/* A window may have begun mid-run: at most two windows' worth. */
+	int sent = mon_drain(rb, &seen);
+
+	assert_true(sent >= 3 && sent <= 6);
+	assert_int_equal(counter(SVCBPF_CNT_MON_LOST) - lost, (uint64_t)(10 - sent));
+	mon_set(0, 0, 0);
+	ring_buffer__free(rb);
+}
+
 static int setup_test(void **state)
 {
 	(void)state;
@@ -895,6 +1192,10 @@ int main(void)
 		cmocka_unit_test_setup(test_reject_xdp_defers, setup_test),
 		cmocka_unit_test_setup(test_flow_sticks, setup_test),
 		cmocka_unit_test_setup(test_spread, setup_test),
+		cmocka_unit_test_setup(test_stats_exact, setup_test),
+		cmocka_unit_test_setup(test_stats_reject, setup_test),
+		cmocka_unit_test_setup(test_stats_lifecycle, setup_test),
+		cmocka_unit_test_setup(test_monitor_events, setup_test),
 	};
 
 	return cmocka_run_group_tests_name("packet", tests, setup_group, teardown_group);
