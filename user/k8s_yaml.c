@@ -29,6 +29,11 @@
 #define YAML_MAX_NODES (1u << 20) /* JSON values per document, after alias expansion */
 #define YAML_MAX_LIST_DEPTH 8 /* a List inside a List inside ... */
 #define YAML_MAX_FILE (64 << 20) /* bytes */
+/*
+ * A manifest's limit, kube-apiserver's on one request body (cmd_k8s.c checks
+ * files before they are read; this catches pipes).
+ */
+#define YAML_MAX_MANIFEST (3u << 20)
 /* Text of every string and key made, aliases expanded, over one k8s_read_files() call. */
 #define YAML_MAX_TEXT (256u << 20)
 
@@ -698,6 +703,14 @@ static char *read_all(FILE *fp, const char *file, size_t *lenp, char err[ERR_LEN
 		}
 		got = fread(buf + len, 1, cap - len, fp);
 		len += got;
+		if (len > YAML_MAX_MANIFEST) {
+			snprintf(err, ERR_LEN,
+				 "%s: more than the %u MiB a manifest may have (kube-apiserver's "
+				 "request limit)",
+				 file, YAML_MAX_MANIFEST >> 20);
+			free(buf);
+			return NULL;
+		}
 		if (got)
 			continue;
 		if (ferror(fp)) {
@@ -708,6 +721,21 @@ static char *read_all(FILE *fp, const char *file, size_t *lenp, char err[ERR_LEN
 		break;
 	}
 	buf[len] = '\0';
+	/* YAML has no NUL: the parser would take the first one for the end of the text. */
+	bad = strlen(buf);
+	if (bad < len) {
+		const char *nl = buf;
+
+		for (const char *p = buf; p < buf + bad; p++)
+			if (*p == '\n') {
+				line++;
+				nl = p + 1;
+			}
+		snprintf(err, ERR_LEN, "%s:%d:%zu: a NUL byte: binary data, not YAML or JSON", file,
+			 line, (size_t)(buf + bad - nl) + 1);
+		free(buf);
+		return NULL;
+	}
 	bad = utf8_valid_len((const unsigned char *)buf, len);
 	if (bad < len) {
 		const char *nl = buf;

@@ -700,6 +700,31 @@ big_manifest() {
 	rm -f "$M/big.yaml"
 }
 
+# pipe_in FILE ARGS...: svcbpf ARGS reading FILE from a pipe.
+pipe_in() {
+	cat "$1" | svb "${@:2}"
+}
+
+# bad_pipe FILE PATTERN ARGS...: the same, with FILE piped in (no size known up front).
+bad_pipe() {
+	local in=$1 pattern=$2 before
+	shift 2
+	before=$(before_state)
+	run --separate-stderr pipe_in "$in" "$@"
+	check_bad "$pattern" "$before" "cat $in | svcbpf $*"
+}
+
+@test "manifest: 50 MB and a NUL byte through a pipe are refused too" {
+	big_manifest
+	bad_pipe "$M/big.yaml" "^svcbpf: -: more than the 3 MiB a manifest may have" apply -f -
+	rm -f "$M/big.yaml"
+	{
+		printf 'apiVersion: v1\nkind: Service\nmetadata:\n  name: nul\nspec:\n'
+		printf '  ports:\n  - port: 80\n\0garbage: [\n'
+	} >"$M/nul.yaml"
+	bad_pipe "$M/nul.yaml" "^svcbpf: -:8:1: a NUL byte: binary data" apply -f -
+}
+
 @test "manifest: nested 10000 deep (flow)" {
 	{
 		printf 'a: '
