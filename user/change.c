@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,20 +77,25 @@ static void lock_timeout(int sig)
  * through the moment the holder lets go, while a newcomer takes the lock,
  * so under contention some waited seconds (eight changers: p99 1.7 s, max
  * 4 s polling; 0.6 s and 0.7 s blocked, at the same rate). SIGALRM, without
- * SA_RESTART, bounds the wait.
+ * SA_RESTART, bounds the wait; it repeats every 100 ms past the deadline, so
+ * one that fires before flock() sleeps cannot leave it waiting for good.
  */
 static int lock_wait(int fd)
 {
 	struct sigaction sa = { .sa_handler = lock_timeout }, old;
+	struct itimerval it = {
+		.it_value = { .tv_sec = LOCK_TIMEOUT_MS / 1000 },
+		.it_interval = { .tv_usec = 100000 },
+	};
 	int ret, err;
 
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGALRM, &sa, &old))
 		return -errno;
-	alarm(LOCK_TIMEOUT_MS / 1000);
+	setitimer(ITIMER_REAL, &it, NULL);
 	ret = flock(fd, LOCK_EX);
 	err = errno;
-	alarm(0);
+	setitimer(ITIMER_REAL, &(struct itimerval){ 0 }, NULL);
 	sigaction(SIGALRM, &old, NULL);
 	return ret ? -(err == EINTR ? EWOULDBLOCK : err) : 0;
 }
@@ -144,6 +150,21 @@ bool maps_behind(void)
 
 	behind_path(path, sizeof(path));
 	return access(path, F_OK) == 0;
+}
+
+bool change_in_progress(void)
+{
+	char path[4096];
+	bool held;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", cli.state_dir, LOCK_FILE);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	held = flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK;
+	close(fd); /* lets go of the shared lock, if it got it */
+	return held;
 }
 
 static int maps_behind_set(void)

@@ -114,6 +114,8 @@ int cli_open_store(struct store **s);
  */
 bool maps_behind(void);
 void maps_behind_clear(void);
+/* Does another svcbpf hold the state lock (a change under way)? */
+bool change_in_progress(void);
 
 int do_svc(int argc, char **argv);
 int do_backend(int argc, char **argv);

@@ -400,7 +400,8 @@ int do_status(int argc, char **argv)
 	out_string(PRINT_ANY, "state_dir", "state dir:  %s", cli.state_dir);
 	out_uint(PRINT_ANY, "services", nsvc == 1 ? " (%lu service, " : " (%lu services, ", nsvc);
 	out_uint(PRINT_ANY, "backends", nbe == 1 ? "%lu backend)\n" : "%lu backends)\n", nbe);
-	behind = loaded && maps_behind();
+	/* The marker stands while a change runs, too: only a free lock means the maps lag. */
+	behind = loaded && maps_behind() && !change_in_progress();
 	out_bool(PRINT_JSON, "maps_behind", NULL, behind);
 	if (behind)
 		out_fp("maps:       behind the store: a change was interrupted before its map "
