@@ -562,7 +562,24 @@ static bool row_to_svc(struct store *s, sqlite3_stmt *st, struct svc_rec *r)
 	return true;
 }
 
+static int store_load_txn(struct store *s, struct model *m);
+
 int store_load(struct store *s, struct model *m)
+{
+	/*
+	 * One snapshot: services and backends are read by several statements,
+	 * and a reader outside a change (status, metrics) must not see half of
+	 * another process's commit between them.
+	 */
+	bool own_txn = sqlite3_get_autocommit(s->db) && !exec(s, "BEGIN");
+	int err = store_load_txn(s, m);
+
+	if (own_txn)
+		exec(s, "COMMIT");
+	return err;
+}
+
+static int store_load_txn(struct store *s, struct model *m)
 {
 	sqlite3_stmt *st = prep(s,
 				"SELECT id, vip, port, proto, affinity FROM service "
