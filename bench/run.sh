@@ -436,11 +436,12 @@ col_nftables() {
 }
 
 # sb_status_mem: "TOTAL SVC BE MAGLEV" memlock bytes of svcbpf's maps (status -o json);
-# MAGLEV is the Maglev map and the per-service tables it holds.
+# SVC and BE include their per-CPU traffic counters (svcbpf_sst_v1, svcbpf_bst_v1, when the
+# binary has them); MAGLEV is the Maglev map and the per-service tables it holds.
 sb_status_mem() {
 	sb status -o json 2>/dev/null | jq -r '
 		def m(n): ([.maps[] | select(.name == n) | .memlock_bytes] | add // 0);
-		"\(.map_memory_bytes) \(m("svcbpf_svc_v2")) \(m("svcbpf_be_v1")) \(m("svcbpf_mag_v1") + m("(Maglev tables)"))"'
+		"\(.map_memory_bytes) \(m("svcbpf_svc_v2") + m("svcbpf_sst_v1")) \(m("svcbpf_be_v1") + m("svcbpf_bst_v1")) \(m("svcbpf_mag_v1") + m("(Maglev tables)"))"'
 }
 
 sb_counter() { # NAME: packets of a svcbpf counter

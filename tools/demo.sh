@@ -125,6 +125,23 @@ requests "$DEMO_REQUESTS"
 section "Answers per pod"
 printf '%s\n' "${answers[@]}" | sort | uniq -c | awk '{c = $1; sub(/^ *[0-9]+ /, ""); printf "  %-24s %d\n", $0, c}'
 
+section "Where they went, as the dataplane counted them (iptables -t nat -L -n -v style)"
+run dump
+run stats
+
+section "Watch it live: svcbpf monitor, while 3 more requests go through"
+printf '$ svcbpf monitor --count 6 --duration 10\n'
+mon_out="$MANIFESTS/monitor.out"
+topo_svcbpf monitor --count 6 --duration 10 >"$mon_out" 2>"$mon_out.err" &
+mon_pid=$!
+for ((i = 0; i < 50; i++)); do # up to 5 s for it to start listening
+	grep -q monitoring "$mon_out.err" 2>/dev/null && break
+	sleep 0.1
+done
+requests 3 >/dev/null
+wait "$mon_pid" || true
+sed 's/^/  /' "$mon_out"
+
 section "The connections svcbpf tracked (closed ones expire after the fin timeout)"
 run ct list
 
