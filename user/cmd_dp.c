@@ -347,13 +347,18 @@ static void print_counters(const struct counter_value *c)
 	for (int i = 0; i < SVCBPF_CNT_MAX; i++) {
 		if (dp_counters[i].kind != DP_CNT_REASON)
 			continue;
+		/* On a terminal, what was dropped shows red, what was passed or answered yellow. */
+		bool dropped = !strcmp(dp_counters[i].action, "drop");
+
 		out_open_object(NULL);
+		out_fp("%s", c[i].packets ? out_color(dropped ? COLOR_RED : COLOR_YELLOW) : "");
 		out_string(PRINT_ANY, "reason", "%-16s ", dp_counters[i].reason);
 		out_string(PRINT_ANY, "action", "%-10s ", dp_counters[i].action);
 		out_uint(PRINT_JSON, "packets", NULL, c[i].packets);
 		out_fp("%10s ", fmt_count(buf, c[i].packets));
 		out_uint(PRINT_JSON, "bytes", NULL, c[i].bytes);
-		out_fp("%10s\n", fmt_bytes(buf, c[i].bytes));
+		out_fp("%10s%s\n", fmt_bytes(buf, c[i].bytes),
+		       c[i].packets ? out_color(COLOR_NONE) : "");
 		out_close_object();
 	}
 	out_close_array();
@@ -404,8 +409,9 @@ int do_status(int argc, char **argv)
 	behind = loaded && maps_behind() && !change_in_progress();
 	out_bool(PRINT_JSON, "maps_behind", NULL, behind);
 	if (behind)
-		out_fp("maps:       behind the store: a change was interrupted before its map "
-		       "writes;\n            the next change or 'svcbpf sync' repairs them\n");
+		out_fp("%smaps:       behind the store: a change was interrupted before its map "
+		       "writes;\n            the next change or 'svcbpf sync' repairs them%s\n",
+		       out_color(COLOR_RED), out_color(COLOR_NONE));
 
 	if (loaded)
 		dp_list_hooks(cli.pin_dir, &hooks, &nhooks);
