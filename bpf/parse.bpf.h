@@ -70,6 +70,10 @@ static __always_inline int parse_pkt4(void *data, void *data_end, struct pkt4 *p
 		return VERDICT_PASS(SVCBPF_CNT_PASS_MALFORMED);
 	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
 		return SVCBPF_PASS;
+	/* Known from here on, for the monitor's events about what is passed. */
+	p->saddr = ip->saddr;
+	p->daddr = ip->daddr;
+	p->proto = ip->protocol;
 
 	ihl = ip->ihl * 4;
 	tot_len = bpf_ntohs(ip->tot_len);
@@ -86,9 +90,6 @@ static __always_inline int parse_pkt4(void *data, void *data_end, struct pkt4 *p
 	p->l3_off = sizeof(*eth);
 	p->l4_off = sizeof(*eth) + ihl;
 	p->l4_len = tot_len - ihl;
-	p->saddr = ip->saddr;
-	p->daddr = ip->daddr;
-	p->proto = ip->protocol;
 	p->tcp_flags = 0;
 
 	if (ip->protocol == IPPROTO_TCP) {
