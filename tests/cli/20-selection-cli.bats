@@ -71,8 +71,13 @@ snapshot() {
 	"$SVCBPF_BIN" svc list -o json
 	[ -e "$SVCBPF_PIN_DIR" ] || return 0
 	echo "$SVCBPF_PIN_DIR"/*
-	"$SVCBPF_BIN" status
-	printf 'map dump pinned %s\n' "$SVCBPF_PIN_DIR"/svcbpf_* | bpftool -j batch file - || true
+	# Not the programs' run counts: they count every packet the interface gets (IPv6
+	# neighbour discovery too), which no command controls.
+	"$SVCBPF_BIN" status | sed '/^PROGRAM /,/^$/d'
+	# Nor the counters map, for the same reason; a ring buffer has no entries to dump (and
+	# bpftool's batch stops after trying).
+	printf 'map dump pinned %s\n' "$SVCBPF_PIN_DIR"/svcbpf_* | grep -v '_cnt_\|_evt_' |
+		bpftool -j batch file - || true
 }
 
 # bad EXIT PATTERN ARGS...: fails with EXIT, nothing on stdout, one stderr line matching

@@ -38,7 +38,7 @@ vg() {
 	local want=$1 log rc=0
 	shift
 	log="$VG_TMP/vg.$BATS_TEST_NUMBER.$RANDOM"
-	nsenter --net="/run/netns/$VG_NS" valgrind -q --log-file="$log" --error-exitcode=99 \
+	timeout -k 5 120 nsenter --net="/run/netns/$VG_NS" valgrind -q --log-file="$log" --error-exitcode=99 \
 		--leak-check=full --errors-for-leak-kinds=definite,indirect \
 		--show-leak-kinds=definite,indirect \
 		--suppressions="$BATS_TEST_DIRNAME/valgrind.supp" \
@@ -52,7 +52,7 @@ vg() {
 	assert_eq "exit code of 'svcbpf $*' ($(cat "$VG_TMP/err"))" "$want" "$rc"
 }
 
-@test "valgrind: load, services, backends, selection, conntrack, status, sync, unload" {
+@test "valgrind: load, services, backends, selection, conntrack, status, stats, dump, metrics, monitor, sync, unload" {
 	vg 0 load eth0
 	vg 0 svc add 10.96.0.50:80 --backend 10.244.1.10:8080 --backend 10.244.2.15:8080,weight=3
 	vg 0 svc add 10.96.0.10:53/udp --backend 10.244.1.10:53 --affinity client-ip,timeout=60
@@ -70,6 +70,13 @@ vg() {
 	vg 0 ct flush 10.96.0.50:80
 	vg 0 status
 	vg 0 status -o json
+	vg 0 stats
+	vg 0 stats 10.96.0.50:80 -o json
+	vg 0 stats --watch 100ms --count 2 -o json
+	vg 0 dump
+	vg 0 dump -x -o json
+	vg 0 metrics
+	vg 0 monitor --duration 0.3
 	vg 0 sync
 	printf '%s\n' "svc add 10.96.0.51:80 --backend 10.244.1.10:8080" \
 		"backend add 10.96.0.51:80 10.244.2.15:8080" >"$VG_TMP/batch"
@@ -96,6 +103,9 @@ vg() {
 		>"$VG_TMP/batch"
 	vg 1 batch "$VG_TMP/batch"
 	vg 1 svc list -o yaml
+	vg 1 stats 10.96.0.99:80
+	vg 1 monitor --type bogus
+	vg 1 metrics -o json
 	vg 0 svc del 10.96.0.50:80
 	vg 0 unload
 	vg 1 unload
