@@ -166,33 +166,26 @@ static __always_inline void counter_add(__u32 idx, __u32 len)
  * Account a translated packet of @len bytes to its service and backend:
  * a client's (@reply false, @new_flow when it opened the flow) or a reply.
  */
+static __always_inline void lb_stats_count(struct lb_stats *st, __u32 len, bool reply,
+					   bool new_flow)
+{
+	if (!st)
+		return;
+	if (reply) {
+		st->reply_packets++;
+		st->reply_bytes += len;
+	} else {
+		st->packets++;
+		st->bytes += len;
+		st->flows += new_flow;
+	}
+}
+
 static __always_inline void lb_stats_add(__u32 svc_id, __u32 be_id, __u32 len, bool reply,
 					 bool new_flow)
 {
-	struct lb_stats *st;
-
-	st = bpf_map_lookup_elem(&svcbpf_sst_v1, &svc_id);
-	if (st) {
-		if (reply) {
-			st->reply_packets++;
-			st->reply_bytes += len;
-		} else {
-			st->packets++;
-			st->bytes += len;
-			st->flows += new_flow;
-		}
-	}
-	st = bpf_map_lookup_elem(&svcbpf_bst_v1, &be_id);
-	if (st) {
-		if (reply) {
-			st->reply_packets++;
-			st->reply_bytes += len;
-		} else {
-			st->packets++;
-			st->bytes += len;
-			st->flows += new_flow;
-		}
-	}
+	lb_stats_count(bpf_map_lookup_elem(&svcbpf_sst_v1, &svc_id), len, reply, new_flow);
+	lb_stats_count(bpf_map_lookup_elem(&svcbpf_bst_v1, &be_id), len, reply, new_flow);
 }
 
 /* A packet to service @svc_id that was not translated (rejected or dropped). */

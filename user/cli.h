@@ -107,6 +107,12 @@ int cli_lock(void);
 
 /* Open the store (no lock); reports errors. */
 int cli_open_store(struct store **s);
+/*
+ * Read the whole desired state into @md; reports errors. With @sp, the store
+ * stays open there for further reads (on success); without, it is closed.
+ */
+struct model;
+int cli_load_model(struct model *md, struct store **sp);
 
 /*
  * Did a change commit the store without finishing its map writes (killed)?

@@ -34,21 +34,6 @@ static int load_help(int argc, char **argv)
 	return EXIT_OK;
 }
 
-/* The store's whole state, reported on failure. */
-static int load_model(struct model *md)
-{
-	struct store *s;
-	int ret;
-
-	if (cli_open_store(&s))
-		return -EIO;
-	ret = store_load(s, md);
-	if (ret)
-		p_err("cannot read the store: %s", store_errmsg(s));
-	store_close(s);
-	return ret;
-}
-
 int do_load(int argc, char **argv)
 {
 	struct load_opts o = { 0 };
@@ -143,7 +128,7 @@ int do_load(int argc, char **argv)
 		free(ifnames);
 		return EXIT_FAIL;
 	}
-	if (load_model(&md)) {
+	if (cli_load_model(&md, NULL)) {
 		close(lock);
 		free(ifnames);
 		return EXIT_FAIL;
@@ -194,7 +179,7 @@ int do_sync(int argc, char **argv)
 		close(lock);
 		return EXIT_FAIL;
 	}
-	ret = load_model(&md);
+	ret = cli_load_model(&md, NULL);
 	if (!ret) {
 		uint64_t t0 = dp_mono_ns();
 

@@ -153,14 +153,9 @@ static int snap_take(const struct dp_maps *m, const struct svc_filter *f, struct
 	int ret = 0;
 
 	*sn = (struct snap){ 0 };
-	if (cli_open_store(&s))
-		return -EIO;
-	ret = store_load(s, &md);
-	if (ret) {
-		p_err("cannot read the store: %s", store_errmsg(s));
-		store_close(s);
+	ret = cli_load_model(&md, &s);
+	if (ret)
 		return ret;
-	}
 	sn->svc = calloc(md.n ? md.n : 1, sizeof(*sn->svc));
 	if (!sn->svc)
 		ret = -ENOMEM;
@@ -809,14 +804,9 @@ static int dump_read(const struct dp_maps *m, struct dump_svc **out, size_t *n)
 
 	*out = NULL;
 	*n = 0;
-	if (cli_open_store(&s))
-		return -EIO;
-	ret = store_load(s, &md);
-	if (ret) {
-		p_err("cannot read the store: %s", store_errmsg(s));
-		store_close(s);
+	ret = cli_load_model(&md, &s);
+	if (ret)
 		return ret;
-	}
 	while (!(ret = bpf_map_get_next_key(m->svc, prev, &key) ? -errno : 0)) {
 		struct svc_value v;
 

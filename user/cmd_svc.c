@@ -268,12 +268,8 @@ static int do_svc_list(int argc, char **argv)
 	if (ret && ret != -ENOENT)
 		return EXIT_FAIL;
 	loaded = m.svc >= 0;
-	if (cli_open_store(&s))
+	if (cli_load_model(&md, &s))
 		goto fail;
-	if (store_load(s, &md)) {
-		p_err("cannot read the store: %s", store_errmsg(s));
-		goto fail;
-	}
 	if (loaded)
 		dp_list_hooks(cli.pin_dir, &hooks, &nhooks);
 

@@ -110,6 +110,23 @@ int cli_open_store(struct store **s)
 	return ret;
 }
 
+int cli_load_model(struct model *md, struct store **sp)
+{
+	struct store *s;
+	int ret;
+
+	if (cli_open_store(&s))
+		return -EIO;
+	ret = store_load(s, md);
+	if (ret)
+		p_err("cannot read the store: %s", store_errmsg(s));
+	if (ret || !sp)
+		store_close(s);
+	else
+		*sp = s;
+	return ret;
+}
+
 static int do_help(int argc, char **argv)
 {
 	(void)argc;

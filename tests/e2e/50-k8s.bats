@@ -28,33 +28,7 @@ teardown() {
 	e2e_reset_svcbpf
 }
 
-# pod NAME IP LABEL READY [PORTNAME]: a Pod manifest (status as the kubelet reports it).
-pod() {
-	cat <<-YAML
-	---
-	apiVersion: v1
-	kind: Pod
-	metadata:
-	  name: $1
-	  labels:
-	    app: $3
-	spec:
-	  containers:
-	  - name: web
-	    image: nginx
-	    ports:
-	    - containerPort: 8080
-	      name: ${5:-http}
-	    - containerPort: 53
-	      name: dns
-	      protocol: UDP
-	status:
-	  podIP: $2
-	  conditions:
-	  - type: Ready
-	    status: "$4"
-	YAML
-}
+pod() { k8s_pod "$@"; }
 
 # The seed's Service, at the seed's ClusterIP.
 seed_service() {

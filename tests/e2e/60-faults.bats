@@ -166,18 +166,18 @@ manifests() {
 		m_svc web-a 10.96.5.1 a 80
 		m_svc web-b 10.96.5.2 b 80
 		m_svc web-c 10.96.5.3 c 80
-		m_pod pa "$(topo_pod_ip 1)" a True
-		m_pod pb "$(topo_pod_ip 2)" b True
-		m_pod pc "$(topo_pod_ip 3)" c True
+		k8s_pod pa "$(topo_pod_ip 1)" a True
+		k8s_pod pb "$(topo_pod_ip 2)" b True
+		k8s_pod pc "$(topo_pod_ip 3)" c True
 	} >"$1/a.yaml"
 	{
 		m_svc web-a 10.96.5.1 a 81
 		m_svc web-b 10.96.5.2 b 80
 		m_svc web-c 10.96.5.3 c 80 "  sessionAffinity: ClientIP"
-		m_pod pa "$(topo_pod_ip 1)" a False
-		m_pod pb "$(topo_pod_ip 2)" a True
-		m_pod pc "$(topo_pod_ip 3)" c True
-		m_pod pd 10.247.1.1 c True
+		k8s_pod pa "$(topo_pod_ip 1)" a False
+		k8s_pod pb "$(topo_pod_ip 2)" a True
+		k8s_pod pc "$(topo_pod_ip 3)" c True
+		k8s_pod pd 10.247.1.1 c True
 	} >"$1/b.yaml"
 }
 
@@ -200,28 +200,6 @@ m_svc() { # NAME CLUSTERIP APP PORT [EXTRA SPEC LINE]
 	YAML
 }
 
-m_pod() { # NAME IP APP READY
-	cat <<-YAML
-	---
-	apiVersion: v1
-	kind: Pod
-	metadata:
-	  name: $1
-	  labels:
-	    app: $3
-	spec:
-	  containers:
-	  - name: web
-	    image: nginx
-	    ports:
-	    - containerPort: 8080
-	status:
-	  podIP: $2
-	  conditions:
-	  - type: Ready
-	    status: "$4"
-	YAML
-}
 
 # held_flows DIR: "client service backend state" of the flows 'ct list' shows for the
 # connections of holder DIR (the short ones of the traffic client come and go).

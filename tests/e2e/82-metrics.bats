@@ -114,31 +114,6 @@ metrics() {
 	pvals "$SB_OUT" "$@"
 }
 
-# pod NAME IP LABEL: a Ready Pod manifest (as in 50-k8s.bats).
-pod() {
-	cat <<-YAML
-	---
-	apiVersion: v1
-	kind: Pod
-	metadata:
-	  name: $1
-	  labels:
-	    app: $3
-	spec:
-	  containers:
-	  - name: dns
-	    image: coredns
-	    ports:
-	    - containerPort: 53
-	      name: dns
-	      protocol: UDP
-	status:
-	  podIP: $2
-	  conditions:
-	  - type: Ready
-	    status: "True"
-	YAML
-}
 
 # udp_blast HOST PORT COUNT: COUNT datagrams, each from a new socket, no answer awaited.
 udp_blast() {
@@ -200,7 +175,7 @@ _metrics_have() { topo_svcbpf metrics 2>/dev/null | grep -qxF "$1"; }
 	    protocol: UDP
 	    targetPort: dns
 	YAML
-	pod dns1 "$(topo_pod_ip 1)" dns >"$BATS_TEST_TMPDIR/pods.yaml"
+	k8s_pod dns1 "$(topo_pod_ip 1)" dns >"$BATS_TEST_TMPDIR/pods.yaml"
 	sb_ok apply -f "$BATS_TEST_TMPDIR/dns.yaml" -f "$BATS_TEST_TMPDIR/pods.yaml"
 	for ((i = 0; i < n; i++)); do
 		out=$(udp_query "$vip" 53) || true

@@ -320,6 +320,38 @@ scenario_transfer() {
 	e2e_note "download: ${out##*pod=}"
 }
 
+# ----------------------------------------------------------------------------- manifests
+
+# k8s_pod NAME IP LABEL [READY] [PORTNAME]: a Pod manifest (status as the kubelet reports it):
+# app=LABEL, ports 8080/tcp (named PORTNAME, default http) and 53/udp (dns), Ready READY
+# (default True).
+k8s_pod() {
+	cat <<-YAML
+	---
+	apiVersion: v1
+	kind: Pod
+	metadata:
+	  name: $1
+	  labels:
+	    app: $3
+	spec:
+	  containers:
+	  - name: web
+	    image: nginx
+	    ports:
+	    - containerPort: 8080
+	      name: ${5:-http}
+	    - containerPort: 53
+	      name: dns
+	      protocol: UDP
+	status:
+	  podIP: $2
+	  conditions:
+	  - type: Ready
+	    status: "${4:-True}"
+	YAML
+}
+
 # ----------------------------------------------------------------------------- introspection
 
 # json_eval PY_EXPR: evaluate PY_EXPR with d = the JSON document on stdin; print the result
