@@ -85,47 +85,23 @@ static int parse_cidr(const char *s, uint32_t *base, uint32_t *mask)
  * A manifest file holds at most 3 MiB: kube-apiserver refuses a request body
  * past that ("Request entity too large"), so no file kubectl can apply in one
  * request is refused, and a runaway input is turned away before it is parsed
- * (50 MB of YAML would take seconds and hundreds of MB). Binary data is
- * refused too: YAML has no NUL byte, and the parser would take the first one
- * for the end of the text and apply what came before it. Checked for files,
- * the files of a directory, and stdin redirected from a file.
+ * (50 MB of YAML would take seconds and hundreds of MB). Checked for files,
+ * the files of a directory, and stdin redirected from a file, by their size;
+ * the reader (k8s_yaml.c) refuses binary data and stops a pipe at the limit.
  */
 #define K8S_MAX_MANIFEST (3u << 20)
 
 static int check_manifest_fd(int fd, const char *name)
 {
 	struct stat st;
-	char buf[65536];
-	off_t off = 0;
-	int line = 1, col = 1;
 
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
-		return 0; /* a pipe, or an error the reader reports */
+		return 0; /* a pipe (k8s_yaml.c stops reading past the limit), or an error */
 	if (st.st_size > K8S_MAX_MANIFEST) {
 		p_err("%s: %lld bytes, more than the %u MiB a manifest may have (kube-apiserver's "
 		      "request limit)",
 		      name, (long long)st.st_size, K8S_MAX_MANIFEST >> 20);
 		return -EFBIG;
-	}
-	while (off <= K8S_MAX_MANIFEST) {
-		ssize_t got = pread(fd, buf, sizeof(buf), off);
-
-		if (got <= 0)
-			break;
-		for (ssize_t i = 0; i < got; i++) {
-			if (!buf[i]) {
-				p_err("%s:%d:%d: a NUL byte: binary data, not YAML or JSON", name,
-				      line, col);
-				return -EINVAL;
-			}
-			if (buf[i] == '\n') {
-				line++;
-				col = 1;
-			} else {
-				col++;
-			}
-		}
-		off += got;
 	}
 	return 0;
 }

@@ -677,6 +677,7 @@ static size_t utf8_valid_len(const unsigned char *buf, size_t len)
 static char *read_all(FILE *fp, const char *file, size_t *lenp, char err[ERR_LEN])
 {
 	size_t len = 0, cap = 0, bad;
+	const char *what;
 	char *buf = NULL;
 	int line = 1;
 
@@ -723,20 +724,11 @@ static char *read_all(FILE *fp, const char *file, size_t *lenp, char err[ERR_LEN
 	buf[len] = '\0';
 	/* YAML has no NUL: the parser would take the first one for the end of the text. */
 	bad = strlen(buf);
-	if (bad < len) {
-		const char *nl = buf;
-
-		for (const char *p = buf; p < buf + bad; p++)
-			if (*p == '\n') {
-				line++;
-				nl = p + 1;
-			}
-		snprintf(err, ERR_LEN, "%s:%d:%zu: a NUL byte: binary data, not YAML or JSON", file,
-			 line, (size_t)(buf + bad - nl) + 1);
-		free(buf);
-		return NULL;
+	what = "a NUL byte: binary data, not YAML or JSON";
+	if (bad == len) {
+		bad = utf8_valid_len((const unsigned char *)buf, len);
+		what = "invalid UTF-8";
 	}
-	bad = utf8_valid_len((const unsigned char *)buf, len);
 	if (bad < len) {
 		const char *nl = buf;
 
@@ -745,8 +737,8 @@ static char *read_all(FILE *fp, const char *file, size_t *lenp, char err[ERR_LEN
 				line++;
 				nl = p + 1;
 			}
-		snprintf(err, ERR_LEN, "%s:%d:%zu: invalid UTF-8", file, line,
-			 (size_t)(buf + bad - nl) + 1);
+		snprintf(err, ERR_LEN, "%s:%d:%zu: %s", file, line, (size_t)(buf + bad - nl) + 1,
+			 what);
 		free(buf);
 		return NULL;
 	}
