@@ -38,11 +38,13 @@ sb() {
 	run nsenter --net="/run/netns/$CLI_NS" "${SVCBPF:-$BATS_TEST_DIRNAME/../../build/svcbpf}" "$@"
 }
 
-# The whole persistent state: the store's rows and every pinned map's entries.
+# The whole persistent state: the store's rows and every pinned map's entries, but the
+# counters (they count every packet the interface gets, IPv6 neighbour discovery too, which no
+# command controls).
 snapshot() {
 	nsenter --net="/run/netns/$CLI_NS" "${SVCBPF:-$BATS_TEST_DIRNAME/../../build/svcbpf}" svc list -o json
 	for m in "$SVCBPF_PIN_DIR"/svcbpf_*; do
-		[ -e "$m" ] && bpftool -j map dump pinned "$m"
+		[[ -e $m && $m != */svcbpf_cnt_* ]] && bpftool -j map dump pinned "$m"
 	done
 	true
 }
