@@ -56,28 +56,7 @@ EOF
 
 MANIFESTS=$(mktemp -d /tmp/svcbpf-demo.XXXXXX) || die "cannot create a temp dir"
 # pod NAME IP READY: the manifest of a pod of the seed's app, as the kubelet reports it.
-pod() {
-	cat <<EOF
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: $1
-  labels:
-    app: my-app
-spec:
-  containers:
-  - name: web
-    image: nginx
-    ports:
-    - containerPort: 8080
-status:
-  podIP: $2
-  conditions:
-  - type: Ready
-    status: "$3"
-EOF
-}
+pod() { k8s_pod "$1" "$2" my-app "$3"; } # NAME IP READY: an app=my-app Pod
 cat >"$MANIFESTS/my-service.yaml" <<EOF
 apiVersion: v1
 kind: Service

@@ -61,6 +61,36 @@ topo_pod_ip() {
 # topo_pod_ns N: the namespace name of pod N.
 topo_pod_ns() { echo "$TOPO_ID-pod$1"; }
 
+# k8s_pod NAME IP LABEL [READY] [PORTNAME]: a Pod manifest (status as the kubelet reports it):
+# app=LABEL, ports 8080/tcp (named PORTNAME, default http) and 53/udp (dns), Ready READY
+# (default True).
+k8s_pod() {
+	cat <<-YAML
+	---
+	apiVersion: v1
+	kind: Pod
+	metadata:
+	  name: $1
+	  labels:
+	    app: $3
+	spec:
+	  containers:
+	  - name: web
+	    image: nginx
+	    ports:
+	    - containerPort: 8080
+	      name: ${5:-http}
+	    - containerPort: 53
+	      name: dns
+	      protocol: UDP
+	status:
+	  podIP: $2
+	  conditions:
+	  - type: Ready
+	    status: "${4:-True}"
+	YAML
+}
+
 # topo_init [ID]: choose the run id and set (and export) the TOPO_* variables.
 # shellcheck disable=SC2120 # ID is for callers that want a fixed id
 topo_init() {

@@ -258,7 +258,7 @@ scrape() {
 }
 
 @test "agent: /metrics as 'svcbpf metrics', live counters, unload/load, SIGTERM, port in use" {
-	local log=$BATS_TEST_TMPDIR/agent.log nsvc fams cli_fams v0 v1 i t0 rc
+	local log=$BATS_TEST_TMPDIR/agent.log nsvc fams cli_fams v0 v1 i
 	PORT=$((20000 + RANDOM % 20000))
 	while topo_node ss -Hltn "sport = :$PORT" | grep -q .; do PORT=$((PORT + 1)); done
 	sb_ok svc add 10.96.0.90:53/udp --backend "$(topo_pod_ip 2):53"
@@ -317,17 +317,9 @@ scrape() {
 	scrape /healthz
 	assert_eq "first agent still serves" 200 "${SCRAPE%% *}"
 
-	t0=$(date +%s%N)
-	kill -TERM "$AGENT_PID"
-	for ((i = 0; i < 40; i++)); do
-		kill -0 "$AGENT_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	rc=0
-	kill -0 "$AGENT_PID" 2>/dev/null && e2e_fail "agent still running 2 s after SIGTERM"
-	wait "$AGENT_PID" || rc=$?
-	assert_eq "agent exit after SIGTERM" 0 "$rc"
-	e2e_note "agent on :$PORT: stopped in $((($(date +%s%N) - t0) / 1000000)) ms after SIGTERM"
+	stop_pid "$AGENT_PID" TERM 2 || return 1
+	assert_eq "agent exit after SIGTERM" 0 "$STOP_RC"
+	e2e_note "agent on :$PORT: stopped in $STOP_MS ms after SIGTERM"
 	sb_ok svc del 10.96.0.90:53/udp
 }
 

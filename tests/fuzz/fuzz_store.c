@@ -118,9 +118,20 @@ static void bind_value(sqlite3_stmt *st, int i, struct rd *r)
 	}
 }
 
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
 static const char *const service_cols[] = { "id", "vip", "port", "proto", "affinity", "owner" };
 static const char *const backend_cols[] = { "id", "service_id", "ip", "port", "weight", "state" };
 static const char *const object_cols[] = { "kind", "ns", "name", "doc", "created" };
+static const struct {
+	const char *name;
+	const char *const *cols;
+	unsigned ncols;
+} tables[] = {
+	{ "service", service_cols, N(service_cols) },
+	{ "backend", backend_cols, N(backend_cols) },
+	{ "object", object_cols, N(object_cols) },
+};
 static const char *const kinds[] = { "Service", "Pod", "Endpoints", "EndpointSlice", "Other" };
 static const char *const drops[] = {
 	"DROP INDEX IF EXISTS backend_service",
@@ -139,8 +150,6 @@ static const char *const drops[] = {
 	"ALTER TABLE service DROP COLUMN owner",
 	"ALTER TABLE service RENAME COLUMN affinity TO aff",
 };
-
-#define N(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Run one prepared statement (with its parameters from the input); errors are fine. */
 static void run_sql(sqlite3 *db, const char *sql, struct rd *r, int nbind)
@@ -163,25 +172,14 @@ static void edit(sqlite3 *db, struct rd *r)
 	unsigned op = rd_u8(r) % 10, row = rd_u8(r) % 8;
 
 	switch (op) {
-	case 0:
-		snprintf(sql, sizeof(sql),
-			 "UPDATE service SET %s = ? WHERE rowid IN "
-			 "(SELECT rowid FROM service LIMIT 1 OFFSET %u)",
-			 service_cols[rd_u8(r) % N(service_cols)], row);
-		run_sql(db, sql, r, 1);
-		break;
+	case 0: /* one column of a row of the service, backend or object table */
 	case 1:
-		snprintf(sql, sizeof(sql),
-			 "UPDATE backend SET %s = ? WHERE rowid IN "
-			 "(SELECT rowid FROM backend LIMIT 1 OFFSET %u)",
-			 backend_cols[rd_u8(r) % N(backend_cols)], row);
-		run_sql(db, sql, r, 1);
-		break;
 	case 2:
 		snprintf(sql, sizeof(sql),
-			 "UPDATE object SET %s = ? WHERE rowid IN "
-			 "(SELECT rowid FROM object LIMIT 1 OFFSET %u)",
-			 object_cols[rd_u8(r) % N(object_cols)], row);
+			 "UPDATE %s SET %s = ? WHERE rowid IN "
+			 "(SELECT rowid FROM %s LIMIT 1 OFFSET %u)",
+			 tables[op].name, tables[op].cols[rd_u8(r) % tables[op].ncols],
+			 tables[op].name, row);
 		run_sql(db, sql, r, 1);
 		break;
 	case 3: {

@@ -121,6 +121,25 @@ e2e_root_net_state() {
 	ip -4 route show table all
 }
 
+# stop_pid PID SIG SECONDS: send SIG to PID (a child of this shell) and wait up to SECONDS for
+# it to exit. Sets STOP_RC (its exit code) and STOP_MS (signal to exit); fails if it still runs.
+stop_pid() {
+	local pid=$1 t0 i
+	t0=$(date +%s%N)
+	kill "-$2" "$pid" || return 1
+	for ((i = 0; i < $3 * 20; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		e2e_fail "pid $pid still runs $3 s after SIG$2"
+		return 1
+	fi
+	STOP_RC=0
+	wait "$pid" || STOP_RC=$?
+	STOP_MS=$((($(date +%s%N) - t0) / 1000000))
+}
+
 # e2e_teardown_file: tear the topology down (teardown_file); prove nothing of it is left.
 e2e_teardown_file() {
 	local left
@@ -318,38 +337,6 @@ scenario_transfer() {
 	assert_match "5 MiB download from $E2E_VIP_DOWN:9001 (the pod's sha of what it sent vs the client's of what it got)" \
 		"match=yes" "$out" || return 1
 	e2e_note "download: ${out##*pod=}"
-}
-
-# ----------------------------------------------------------------------------- manifests
-
-# k8s_pod NAME IP LABEL [READY] [PORTNAME]: a Pod manifest (status as the kubelet reports it):
-# app=LABEL, ports 8080/tcp (named PORTNAME, default http) and 53/udp (dns), Ready READY
-# (default True).
-k8s_pod() {
-	cat <<-YAML
-	---
-	apiVersion: v1
-	kind: Pod
-	metadata:
-	  name: $1
-	  labels:
-	    app: $3
-	spec:
-	  containers:
-	  - name: web
-	    image: nginx
-	    ports:
-	    - containerPort: 8080
-	      name: ${5:-http}
-	    - containerPort: 53
-	      name: dns
-	      protocol: UDP
-	status:
-	  podIP: $2
-	  conditions:
-	  - type: Ready
-	    status: "${4:-True}"
-	YAML
 }
 
 # ----------------------------------------------------------------------------- introspection
