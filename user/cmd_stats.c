@@ -733,19 +733,14 @@ static int dump_backends(const struct dp_maps *m, struct dump_svc *d, const stru
 			 uint32_t *slots)
 {
 	size_t nids = 0, cap = r ? r->nbe : 0;
-	__u32 inner_id, zero = 0;
-	int fd = -1, ret = 0;
-
 	/* No entry, or a table replaced since (ENOENT): no table to show. */
-	if (!bpf_map_lookup_elem(m->mag, &d->id, &inner_id) &&
-	    (fd = bpf_map_get_fd_by_id(inner_id)) < 0 && errno != ENOENT)
-		ret = -errno;
-	if (fd >= 0 && bpf_map_lookup_elem(fd, &zero, slots))
-		ret = -errno;
-	else if (fd >= 0)
+	int ret = dp_table_read(m, d->id, slots);
+	bool table = !ret;
+
+	if (ret == -ENOENT)
+		ret = 0;
+	else if (table)
 		qsort(slots, m->maglev_m, sizeof(*slots), u32_cmp);
-	if (fd >= 0)
-		close(fd);
 	if (ret) {
 		char buf[ADDR_STR_LEN];
 
@@ -753,7 +748,7 @@ static int dump_backends(const struct dp_maps *m, struct dump_svc *d, const stru
 		      strerror(-ret));
 		return ret;
 	}
-	for (uint32_t i = 0; fd >= 0 && i < m->maglev_m; i++)
+	for (uint32_t i = 0; table && i < m->maglev_m; i++)
 		nids += slots[i] && (!i || slots[i] != slots[i - 1]);
 	cap += nids;
 	d->be = calloc(cap ? cap : 1, sizeof(*d->be));

@@ -228,7 +228,7 @@ static int map_err(char err[ERR_LEN], const char *what, const struct l4addr *a, 
 }
 
 /* Read service @svc_id's table into @slots: 0, -ENOENT when it has none, -errno. */
-static int table_read(const struct dp_maps *m, uint32_t svc_id, uint32_t *slots)
+int dp_table_read(const struct dp_maps *m, uint32_t svc_id, uint32_t *slots)
 {
 	__u32 inner_id, zero = 0;
 	int fd, ret = 0;
@@ -256,7 +256,7 @@ int64_t dp_table_slot(const struct dp_maps *m, uint32_t svc_id, uint32_t slot)
 		free(t);
 		return -ERANGE;
 	}
-	ret = table_read(m, svc_id, t);
+	ret = dp_table_read(m, svc_id, t);
 	id = ret == -ENOENT ? 0 : ret < 0 ? (int64_t)ret : (int64_t)t[slot];
 	free(t);
 	return id;
@@ -397,7 +397,7 @@ int dp_sync_service(const struct dp_maps *m, const struct svc_rec *r, char err[E
 	owners = maglev_build_svc(r, m->maglev_m, slots);
 	ret = owners < 0 ? owners :
 			   table_publish(m, val.id, slots, owners,
-					 table_read(m, val.id, cur) ? NULL : cur);
+					 dp_table_read(m, val.id, cur) ? NULL : cur);
 	free(slots);
 	if (ret)
 		return map_err(err, "Maglev", &r->addr, -ret);
@@ -755,7 +755,7 @@ bool dp_service_programmed(const struct dp_maps *m, const struct svc_rec *r)
 		return false;
 	table = slots + m->maglev_m;
 	owners = maglev_build_svc(r, m->maglev_m, slots);
-	rc = table_read(m, want.id, table);
+	rc = dp_table_read(m, want.id, table);
 	if (owners < 0)
 		ok = false;
 	else if (!owners)

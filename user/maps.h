@@ -72,6 +72,8 @@ int dp_remove_backends(const struct dp_maps *m, const uint32_t *ids, size_t n);
 int dp_sync_all(const struct dp_maps *m, const struct model *md, char err[ERR_LEN]);
 /* Does the dataplane hold @r exactly: entry, backends and Maglev table? */
 bool dp_service_programmed(const struct dp_maps *m, const struct svc_rec *r);
+/* Service @svc_id's whole table (m->maglev_m slots): 0, -ENOENT (none), -errno. */
+int dp_table_read(const struct dp_maps *m, uint32_t svc_id, uint32_t *slots);
 /*
  * The backend id in slot @slot of service @svc_id's table: 0 when it has
  * none, -errno.
