@@ -188,7 +188,7 @@ int main(int argc, char **argv)
 	bpf_map__set_max_entries(skel->maps.svcbpf_svc_v2, o.services + 1);
 	bpf_map__set_max_entries(skel->maps.svcbpf_mag_v1, o.services + 1);
 	bpf_map__set_max_entries(skel->maps.svcbpf_be_v1, o.services * o.backends + 1);
-	bpf_map__set_max_entries(skel->maps.svcbpf_ct_v2, 4 * o.runs + 1024);
+	bpf_map__set_max_entries(skel->maps.svcbpf_ct_v3, 4 * o.runs + 1024);
 	if (dp_load_unpinned(skel, &m))
 		goto fail;
 	if (program(&m, &o))

@@ -141,7 +141,7 @@ static __always_inline __u8 ct_next_state(__u8 state, const struct pkt4 *p)
  */
 static __always_inline void ct4_peer_update(const struct ct_key *key, __u8 state, __u64 now)
 {
-	struct ct_value *ct = bpf_map_lookup_elem(&svcbpf_ct_v2, key);
+	struct ct_value *ct = bpf_map_lookup_elem(&svcbpf_ct_v3, key);
 
 	if (!ct)
 		return;
@@ -163,7 +163,7 @@ static __always_inline void ct4_reply_restore(const struct ct_key *key, const st
 		.last_seen = now,
 	};
 
-	bpf_map_update_elem(&svcbpf_ct_v2, key, &val, BPF_NOEXIST);
+	bpf_map_update_elem(&svcbpf_ct_v3, key, &val, BPF_NOEXIST);
 }
 
 /*
@@ -212,7 +212,7 @@ static __always_inline bool ct4_lookup_fwd(const struct pkt4 *p, const struct sv
 	__u8 state;
 
 	ct4_key(&key, p, SVCBPF_CT_FWD);
-	ct = bpf_map_lookup_elem(&svcbpf_ct_v2, &key);
+	ct = bpf_map_lookup_elem(&svcbpf_ct_v3, &key);
 	if (!ct || ct_expired(ct, cfg, p->proto, now))
 		return false;
 	/* A SYN on a closed tuple is a new connection (the client reused its port). */
@@ -235,7 +235,7 @@ static __always_inline bool ct4_lookup_fwd(const struct pkt4 *p, const struct sv
 	 * (ct4_forget_stale_reply), which a late packet must not take over.
 	 */
 	ct4_reply_key(&key, p, ct->addr, ct->port);
-	if (!bpf_map_lookup_elem(&svcbpf_ct_v2, &key)) {
+	if (!bpf_map_lookup_elem(&svcbpf_ct_v3, &key)) {
 		if (ct->state < SVCBPF_CT_CLOSING)
 			ct4_reply_restore(&key, ct, p, now);
 	} else if (refreshed || (ct->state != state && ct->state >= SVCBPF_CT_CLOSING))
@@ -269,14 +269,14 @@ static __always_inline void ct4_create(const struct pkt4 *p, const struct svc_va
 	struct ct_key key;
 
 	ct4_key(&key, p, SVCBPF_CT_FWD);
-	if (bpf_map_update_elem(&svcbpf_ct_v2, &key, &val, BPF_ANY))
+	if (bpf_map_update_elem(&svcbpf_ct_v3, &key, &val, BPF_ANY))
 		counter_add(SVCBPF_CNT_CT_FULL, p->len);
 
 	/* The reply comes from the backend to the client. */
 	ct4_reply_key(&key, p, nat->addr, nat->port);
 	val.addr = p->daddr;
 	val.port = p->dport;
-	if (bpf_map_update_elem(&svcbpf_ct_v2, &key, &val, BPF_ANY))
+	if (bpf_map_update_elem(&svcbpf_ct_v3, &key, &val, BPF_ANY))
 		counter_add(SVCBPF_CNT_CT_FULL, p->len);
 }
 
@@ -403,7 +403,7 @@ static __always_inline void ct4_forget_stale_reply(const struct pkt4 *p)
 	if (!pkt4_opens_flow(p))
 		return;
 	ct4_reply_key(&key, p, p->daddr, p->dport);
-	rev = bpf_map_lookup_elem(&svcbpf_ct_v2, &key);
+	rev = bpf_map_lookup_elem(&svcbpf_ct_v3, &key);
 	if (!rev)
 		return;
 	/*
@@ -416,10 +416,10 @@ static __always_inline void ct4_forget_stale_reply(const struct pkt4 *p)
 	ct4_key(&fkey, p, SVCBPF_CT_FWD);
 	fkey.daddr = rev->addr;
 	fkey.dport = rev->port;
-	fwd = bpf_map_lookup_elem(&svcbpf_ct_v2, &fkey);
+	fwd = bpf_map_lookup_elem(&svcbpf_ct_v3, &fkey);
 	if (fwd)
 		fwd->state = SVCBPF_CT_CLOSED;
-	bpf_map_delete_elem(&svcbpf_ct_v2, &key);
+	bpf_map_delete_elem(&svcbpf_ct_v3, &key);
 }
 
 /*
@@ -435,7 +435,7 @@ static __always_inline bool lb4_lookup_reply(const struct pkt4 *p, struct nat4 *
 	__u8 state;
 
 	ct4_key(&key, p, SVCBPF_CT_REV);
-	ct = bpf_map_lookup_elem(&svcbpf_ct_v2, &key);
+	ct = bpf_map_lookup_elem(&svcbpf_ct_v3, &key);
 	if (!ct || !cfg || ct_expired(ct, cfg, p->proto, now))
 		return false;
 	state = ct->state;

@@ -66,7 +66,7 @@ struct {
 	__type(key, struct ct_key);
 	__type(value, struct ct_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} svcbpf_ct_v2 SEC(".maps");
+} svcbpf_ct_v3 SEC(".maps");
 
 /* Client-IP affinity: (client, service) -> backend, for affinity services. */
 struct {
@@ -93,7 +93,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct counter_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} svcbpf_cnt_v3 SEC(".maps");
+} svcbpf_cnt_v4 SEC(".maps");
 
 /* Traffic per service and per backend, per CPU (entries made by userspace). */
 struct {
@@ -151,10 +151,42 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } svcbpf_sync_v1 SEC(".maps");
 
+/* loadBalancerSourceRanges: (service id, client prefix) -> 1. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SVCBPF_SRC_RANGES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct src_key);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} svcbpf_src_v1 SEC(".maps");
+
+/*
+ * The node's addresses (every IPv4 address of the attached interfaces), to
+ * ifindex: where a NodePort answers. And per attached interface, the
+ * address a client is masqueraded as when its flow leaves there. Written by
+ * `svcbpf load` and `sync`.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SVCBPF_NODE_ADDRS);
+	__type(key, __be32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} svcbpf_nip_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SVCBPF_NODE_ADDRS);
+	__type(key, __u32);
+	__type(value, __be32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} svcbpf_ifa_v1 SEC(".maps");
+
 /* Count one packet of @len bytes under @idx (enum svcbpf_counter). */
 static __always_inline void counter_add(__u32 idx, __u32 len)
 {
-	struct counter_value *c = bpf_map_lookup_elem(&svcbpf_cnt_v3, &idx);
+	struct counter_value *c = bpf_map_lookup_elem(&svcbpf_cnt_v4, &idx);
 
 	if (c) {
 		c->packets++;

@@ -22,8 +22,8 @@
 #define SVCBPF_MAP_SVC "svcbpf_svc_v2"
 #define SVCBPF_MAP_BE "svcbpf_be_v1"
 #define SVCBPF_MAP_MAGLEV "svcbpf_mag_v1"
-#define SVCBPF_MAP_CT "svcbpf_ct_v2"
-#define SVCBPF_MAP_CNT "svcbpf_cnt_v3"
+#define SVCBPF_MAP_CT "svcbpf_ct_v3"
+#define SVCBPF_MAP_CNT "svcbpf_cnt_v4"
 #define SVCBPF_MAP_AFF "svcbpf_aff_v1"
 #define SVCBPF_MAP_CFG "svcbpf_cfg_v1"
 #define SVCBPF_MAP_SVC_STATS "svcbpf_sst_v1"
@@ -31,6 +31,9 @@
 #define SVCBPF_MAP_EVENTS "svcbpf_evt_v1"
 #define SVCBPF_MAP_MON "svcbpf_mon_v1"
 #define SVCBPF_MAP_SYNC "svcbpf_sync_v1"
+#define SVCBPF_MAP_SRC "svcbpf_src_v1"
+#define SVCBPF_MAP_NODE_IP "svcbpf_nip_v1"
+#define SVCBPF_MAP_IF_ADDR "svcbpf_ifa_v1"
 
 /* Default map sizes; every one is a `svcbpf load` option. */
 #define SVCBPF_MAX_SERVICES 65536
@@ -68,13 +71,34 @@
 /* Session affinity default: Kubernetes' sessionAffinityConfig default, 3 hours. */
 #define SVCBPF_AFFINITY_TIMEOUT 10800
 
+/*
+ * Traffic from outside the node. NodePorts come from Kubernetes' default
+ * --service-node-port-range. A masqueraded flow's source port on the node
+ * comes from the range above Linux's default ephemeral ports (32768-60999),
+ * so it never meets a local socket's port.
+ */
+#define SVCBPF_NODEPORT_MIN 30000
+#define SVCBPF_NODEPORT_MAX 32767
+#define SVCBPF_SNAT_PORT_MIN 61000
+#define SVCBPF_SNAT_PORT_MAX 65535
+/* Ports a new masqueraded flow tries before it is dropped (Cilium: 32). */
+#define SVCBPF_SNAT_TRIES 32
+/* loadBalancerSourceRanges entries, all services together. */
+#define SVCBPF_SRC_RANGES 16384
+/* Node addresses and interfaces (the attached interfaces' IPv4 addresses). */
+#define SVCBPF_NODE_ADDRS 1024
+
 /* The monitor's event ring buffer, and what a listener may ask of it. */
 #define SVCBPF_EVENTS_SIZE (1 << 20)
 /* Seconds a monitor's request lasts unless renewed: one killed stops costing soon. */
 #define SVCBPF_MON_LEASE 3
 #define SVCBPF_MON_RATE 5000 /* default events a second, per CPU */
 
-/* Service: the (ClusterIP, port, protocol) a client addresses. */
+/*
+ * Service frontend: the (address, port, protocol) a client addresses: a
+ * ClusterIP, an external or LoadBalancer IP, or 0.0.0.0 for a NodePort
+ * (every node address, see svcbpf_nip_v1).
+ */
 struct svc_key {
 	__be32 vip;
 	__be16 port;
@@ -84,6 +108,10 @@ struct svc_key {
 
 enum svcbpf_svc_flags {
 	SVCBPF_SVC_AFFINITY = 1 << 0, /* sessionAffinity: ClientIP */
+	SVCBPF_SVC_EXTERNAL = 1 << 1, /* NodePort, LoadBalancer or external IP frontend */
+	SVCBPF_SVC_MASQ = 1 << 2, /* externalTrafficPolicy Cluster: the client is masqueraded */
+	SVCBPF_SVC_LOCAL = 1 << 3, /* externalTrafficPolicy Local: no local backend drops */
+	SVCBPF_SVC_SRC_RANGES = 1 << 4, /* only clients in its ranges (svcbpf_src_v1) */
 };
 
 /*
@@ -113,6 +141,16 @@ struct backend_value {
 	__u16 weight;
 	__u8 state; /* enum svcbpf_backend_state */
 	__u8 pad[3];
+};
+
+/*
+ * loadBalancerSourceRanges: an LPM trie of (service id, client prefix).
+ * @prefixlen counts the service id's 32 bits too.
+ */
+struct src_key {
+	__u32 prefixlen; /* 32 + the CIDR's length */
+	__u32 svc_id;
+	__be32 addr;
 };
 
 /* Client-IP affinity: the backend a client's new flows to a service take. */
@@ -170,11 +208,20 @@ enum svcbpf_ct_state {
 enum svcbpf_ct_flags {
 	SVCBPF_CT_F_REPLIED =
 		1 << 0, /* REV: a reply was translated (the monitor's first-reply event) */
+	SVCBPF_CT_F_MASQ = 1 << 1, /* FWD: the flow's client is masqueraded as @nat_addr:@nat_port */
+	SVCBPF_CT_F_SNAT = 1 << 2, /* a masquerade entry (below), not a service translation */
 };
 
 /*
  * Conntrack value. FWD: @addr/@port is the backend the flow is pinned to.
  * REV: @addr/@port is the service address the reply must come from.
+ *
+ * A masqueraded flow (client C:c -> service F:f, backend P:p, node address
+ * N:n) has two more entries, both SVCBPF_CT_F_SNAT, rewriting like the
+ * others: destination at ingress (FWD), source at egress (REV):
+ *   REV (C:c -> P:p): source -> N:n     the client's packets, as they leave
+ *   FWD (P:p -> N:n): destination -> C:c  the backend's replies, as they come in
+ * The FWD one is made with BPF_NOEXIST: that is what keeps N:n unique.
  */
 struct ct_value {
 	__be32 addr;
@@ -184,6 +231,9 @@ struct ct_value {
 	__u32 backend_id;
 	__u32 svc_id;
 	__u64 last_seen; /* bpf_ktime_get_coarse_ns(), refreshed at most once a second */
+	__be32 nat_addr; /* FWD with SVCBPF_CT_F_MASQ: the client's address on the node */
+	__be16 nat_port;
+	__u16 pad;
 };
 
 /* Per-CPU counters, one per event or reason (the array index). */
@@ -199,6 +249,12 @@ enum svcbpf_counter {
 	SVCBPF_CNT_REJECT, /* service without a backend: answered with a TCP RST or ICMP error */
 	SVCBPF_CNT_CT_FULL, /* translated, but conntrack could not record the flow */
 	SVCBPF_CNT_MON_LOST, /* monitor events not sent: rate limit or ring buffer full */
+	SVCBPF_CNT_SNAT, /* a masqueraded flow's packet: source -> node address (egress) */
+	SVCBPF_CNT_UNSNAT, /* a reply to a masqueraded flow: destination -> client (ingress) */
+	SVCBPF_CNT_ICMP_XLATE, /* an ICMP error about a translated flow, translated */
+	SVCBPF_CNT_DROP_SOURCE_RANGE, /* client outside the service's loadBalancerSourceRanges */
+	SVCBPF_CNT_DROP_NO_LOCAL, /* externalTrafficPolicy Local, no backend on this node */
+	SVCBPF_CNT_DROP_SNAT, /* no node address or no free port to masquerade the client */
 	/* Every packet each program saw: its run count, kept by the program itself. */
 	SVCBPF_CNT_RUN_TC_INGRESS,
 	SVCBPF_CNT_RUN_TC_EGRESS,
@@ -329,7 +385,8 @@ _Static_assert(sizeof(struct aff_value) == 16, "aff_value layout");
 _Static_assert(sizeof(struct svcbpf_cfg) == 24, "svcbpf_cfg layout");
 _Static_assert(sizeof(struct backend_value) == 12, "backend_value layout");
 _Static_assert(sizeof(struct ct_key) == 16, "ct_key layout");
-_Static_assert(sizeof(struct ct_value) == 24, "ct_value layout");
+_Static_assert(sizeof(struct ct_value) == 32, "ct_value layout");
+_Static_assert(sizeof(struct src_key) == 12, "src_key layout");
 _Static_assert(sizeof(struct counter_value) == 16, "counter_value layout");
 _Static_assert(sizeof(struct lb_stats) == 48, "lb_stats layout");
 _Static_assert(sizeof(struct svcbpf_event) == 48, "svcbpf_event layout");

@@ -39,4 +39,15 @@ char *fmt_ip(char buf[ADDR_STR_LEN], uint32_t ip);
 /* Order by address, then port, then protocol: how services are sorted everywhere. */
 int l4addr_cmp(const struct l4addr *a, const struct l4addr *b);
 
+/* An IPv4 prefix, host order (loadBalancerSourceRanges). */
+struct cidr4 {
+	uint32_t ip;
+	uint8_t len; /* 0-32; @ip has no bits past it */
+};
+
+/* Parse "A.B.C.D/LEN" (host bits must be 0, as Kubernetes requires). 0 or -EINVAL with @err. */
+int parse_cidr4(const char *s, struct cidr4 *out, char err[ERR_LEN]);
+/* "10.0.0.0/8". Returns @buf (ADDR_STR_LEN). */
+char *fmt_cidr4(char buf[ADDR_STR_LEN], const struct cidr4 *c);
+
 #endif /* SVCBPF_ADDR_H */

@@ -321,7 +321,8 @@ static int change_write(struct store *s, const struct change *c)
 		return ret;
 	switch (c->op) {
 	case CHANGE_SVC_SET:
-		ret = store_svc_set(s, &c->svc, c->affinity, c->be, c->nbe);
+		ret = store_svc_set(s, &c->svc, &(struct svc_opts){ .affinity = c->affinity },
+				    c->be, c->nbe);
 		if (!ret)
 			ret = store_svc_owner_set(s, &c->svc, c->owner[0] ? c->owner : NULL);
 		if (ret)

@@ -60,6 +60,11 @@ struct change {
 	enum change_op op;
 	struct l4addr svc;
 	uint32_t affinity; /* SVC_SET: client-IP affinity timeout (s); 0: none */
+	uint16_t flags; /* SVC_SET: SVCBPF_SVC_EXTERNAL, _MASQ, _LOCAL */
+	struct cidr4 *ranges; /* SVC_SET: loadBalancerSourceRanges (owned, freed with it) */
+	size_t nranges;
+	/* SVC_SET from `svc add`: -1 none, 0 allocate, else the NodePort frontend's port */
+	int nodeport;
 	struct be_rec *be; /* SVC_SET: the set; BE_*: one (address, weight) */
 	size_t nbe;
 	int weight, state; /* BE_SET: the new values, -1 to keep */

@@ -208,6 +208,8 @@ static void print_maps(const struct dp_maps *m)
 		{ SVCBPF_MAP_CFG, m->cfg },	 { SVCBPF_MAP_SVC_STATS, m->sst },
 		{ SVCBPF_MAP_BE_STATS, m->bst }, { SVCBPF_MAP_EVENTS, m->evt },
 		{ SVCBPF_MAP_MON, m->mon },	 { SVCBPF_MAP_SYNC, m->sync },
+		{ SVCBPF_MAP_SRC, m->src },	 { SVCBPF_MAP_NODE_IP, m->nip },
+		{ SVCBPF_MAP_IF_ADDR, m->ifa },
 	};
 	struct map_usage mu = { 0 };
 	uint64_t total = 0, per_table;

@@ -50,6 +50,7 @@ struct k8s_svc_port {
 	uint16_t port;
 	uint16_t target_port; /* 0 when @target_name is set */
 	char target_name[64];
+	uint16_t node_port; /* NodePort/LoadBalancer: spec.ports[].nodePort (0: allocate) */
 };
 
 struct k8s_service {
@@ -63,6 +64,14 @@ struct k8s_service {
 	char type[32]; /* ClusterIP (default), NodePort, LoadBalancer, ExternalName */
 	uint32_t affinity_timeout; /* sessionAffinity ClientIP: seconds (default 10800); 0: None */
 	bool publish_not_ready;
+	uint32_t *external_ips; /* spec.externalIPs, host order */
+	size_t nexternal_ips;
+	uint32_t *lb_ips; /* status.loadBalancer.ingress[].ip (LoadBalancer) */
+	size_t nlb_ips;
+	struct cidr4 *src_ranges; /* spec.loadBalancerSourceRanges */
+	size_t nsrc_ranges;
+	bool etp_local; /* spec.externalTrafficPolicy: Local (default Cluster) */
+	uint16_t health_node_port; /* spec.healthCheckNodePort (LoadBalancer + Local; 0: allocate) */
 };
 
 /* A container port of a Pod. */
@@ -80,6 +89,7 @@ struct k8s_pod {
 	uint32_t ip; /* status.podIP, host order; 0 when none yet */
 	bool ready; /* status.conditions[type=Ready].status == "True" */
 	bool terminating; /* metadata.deletionTimestamp set */
+	char node_name[K8S_NAME_LEN]; /* spec.nodeName; "" when not given */
 };
 
 /* One endpoint address with its EndpointSlice conditions (Endpoints: ready or not). */
@@ -88,6 +98,7 @@ struct k8s_ep_addr {
 	bool ready;
 	bool serving;
 	bool terminating;
+	char node_name[K8S_NAME_LEN]; /* Endpoints addresses[].nodeName, slice endpoints[].nodeName */
 };
 
 struct k8s_ep_port {

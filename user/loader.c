@@ -492,7 +492,8 @@ static void detach_hook(const char *pin_dir, const char *ifname, enum hook_id ho
  * them; their names never come back.
  */
 static const char *const legacy_pins[] = { "svcbpf_svc_v1", "svcbpf_slot_v1", "svcbpf_ct_v1",
-					   "svcbpf_cnt_v1", "svcbpf_cnt_v2" };
+					   "svcbpf_cnt_v1", "svcbpf_cnt_v2", "svcbpf_cnt_v3",
+					   "svcbpf_ct_v2" };
 
 /*
  * Carry the tracked flows of a 0.1 conntrack map over to the new one, so an
@@ -572,8 +573,8 @@ static struct dp_maps maps_of(const struct svcbpf_bpf *skel, uint32_t maglev_m)
 		.svc = bpf_map__fd(skel->maps.svcbpf_svc_v2),
 		.be = bpf_map__fd(skel->maps.svcbpf_be_v1),
 		.mag = bpf_map__fd(skel->maps.svcbpf_mag_v1),
-		.ct = bpf_map__fd(skel->maps.svcbpf_ct_v2),
-		.cnt = bpf_map__fd(skel->maps.svcbpf_cnt_v3),
+		.ct = bpf_map__fd(skel->maps.svcbpf_ct_v3),
+		.cnt = bpf_map__fd(skel->maps.svcbpf_cnt_v4),
 		.sst = bpf_map__fd(skel->maps.svcbpf_sst_v1),
 		.bst = bpf_map__fd(skel->maps.svcbpf_bst_v1),
 		.evt = bpf_map__fd(skel->maps.svcbpf_evt_v1),
@@ -581,6 +582,9 @@ static struct dp_maps maps_of(const struct svcbpf_bpf *skel, uint32_t maglev_m)
 		.sync = bpf_map__fd(skel->maps.svcbpf_sync_v1),
 		.aff = bpf_map__fd(skel->maps.svcbpf_aff_v1),
 		.cfg = bpf_map__fd(skel->maps.svcbpf_cfg_v1),
+		.src = bpf_map__fd(skel->maps.svcbpf_src_v1),
+		.nip = bpf_map__fd(skel->maps.svcbpf_nip_v1),
+		.ifa = bpf_map__fd(skel->maps.svcbpf_ifa_v1),
 		.maglev_m = maglev_m,
 	};
 }
@@ -713,7 +717,7 @@ int dp_load(const char *pin_dir, char *const *ifnames, int n, const struct load_
 		ret = size_map(skel->maps.svcbpf_bst_v1, pin_dir, o->max_backends,
 			       SVCBPF_MAX_BACKENDS, SVCBPF_BE_HEADROOM, "--max-backends", err);
 	if (!ret)
-		ret = size_map(skel->maps.svcbpf_ct_v2, pin_dir, o->ct_size, SVCBPF_CT_SIZE, 0,
+		ret = size_map(skel->maps.svcbpf_ct_v3, pin_dir, o->ct_size, SVCBPF_CT_SIZE, 0,
 			       "--ct-size", err);
 	if (!ret)
 		ret = settings(pin_dir, o, &cfg, &old_cfg, err);
@@ -863,6 +867,7 @@ int dp_unload(const char *pin_dir, char *const *ifnames, int n, char err[ERR_LEN
 		SVCBPF_MAP_SVC,	     SVCBPF_MAP_BE,	SVCBPF_MAP_MAGLEV, SVCBPF_MAP_AFF,
 		SVCBPF_MAP_CFG,	     SVCBPF_MAP_CT,	SVCBPF_MAP_CNT,	   SVCBPF_MAP_SVC_STATS,
 		SVCBPF_MAP_BE_STATS, SVCBPF_MAP_EVENTS, SVCBPF_MAP_MON,	   SVCBPF_MAP_SYNC,
+		SVCBPF_MAP_SRC,	     SVCBPF_MAP_NODE_IP, SVCBPF_MAP_IF_ADDR,
 	};
 	char(*loaded)[IF_NAMESIZE] = NULL;
 	char path[PATH_MAX];

@@ -29,6 +29,14 @@ const struct dp_counter_info dp_counters[SVCBPF_CNT_MAX] = {
 	[SVCBPF_CNT_REJECT] = { "reject_no_backend", DP_CNT_REASON, "no_backend", "reject" },
 	[SVCBPF_CNT_CT_FULL] = { "conntrack_full", DP_CNT_REASON, "conntrack_full", "untracked" },
 	[SVCBPF_CNT_MON_LOST] = { "monitor_events_lost", DP_CNT_OTHER },
+	[SVCBPF_CNT_SNAT] = { "snat", DP_CNT_TRAFFIC },
+	[SVCBPF_CNT_UNSNAT] = { "reverse_snat", DP_CNT_TRAFFIC },
+	[SVCBPF_CNT_ICMP_XLATE] = { "icmp_error_translated", DP_CNT_TRAFFIC },
+	[SVCBPF_CNT_DROP_SOURCE_RANGE] = { "drop_source_range", DP_CNT_REASON, "source_range",
+					   "drop" },
+	[SVCBPF_CNT_DROP_NO_LOCAL] = { "drop_no_local_backend", DP_CNT_REASON, "no_local_backend",
+				       "drop" },
+	[SVCBPF_CNT_DROP_SNAT] = { "drop_snat_failed", DP_CNT_REASON, "snat_failed", "drop" },
 	[SVCBPF_CNT_RUN_TC_INGRESS] = { "runs_tc_ingress", DP_CNT_RUN },
 	[SVCBPF_CNT_RUN_TC_EGRESS] = { "runs_tc_egress", DP_CNT_RUN },
 	[SVCBPF_CNT_RUN_XDP] = { "runs_xdp", DP_CNT_RUN },
@@ -63,7 +71,8 @@ static int open_pin(const char *dir, const char *name)
 #define DP_FDS(m)                                                                          \
 	{                                                                                  \
 		&(m)->svc, &(m)->be, &(m)->mag, &(m)->ct, &(m)->cnt, &(m)->aff, &(m)->cfg, \
-			&(m)->sst, &(m)->bst, &(m)->evt, &(m)->mon, &(m)->sync             \
+			&(m)->sst, &(m)->bst, &(m)->evt, &(m)->mon, &(m)->sync, &(m)->src, \
+			&(m)->nip, &(m)->ifa                                               \
 	}
 
 int maps_open(const char *pin_dir, struct dp_maps *m)
@@ -73,6 +82,7 @@ int maps_open(const char *pin_dir, struct dp_maps *m)
 		SVCBPF_MAP_SVC,	     SVCBPF_MAP_BE,	SVCBPF_MAP_MAGLEV, SVCBPF_MAP_CT,
 		SVCBPF_MAP_CNT,	     SVCBPF_MAP_AFF,	SVCBPF_MAP_CFG,	   SVCBPF_MAP_SVC_STATS,
 		SVCBPF_MAP_BE_STATS, SVCBPF_MAP_EVENTS, SVCBPF_MAP_MON,	   SVCBPF_MAP_SYNC,
+		SVCBPF_MAP_SRC,	     SVCBPF_MAP_NODE_IP, SVCBPF_MAP_IF_ADDR,
 	};
 	_Static_assert(sizeof(names) / sizeof(names[0]) == sizeof(fds) / sizeof(fds[0]),
 		       "a name for every map");

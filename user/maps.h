@@ -24,12 +24,14 @@ struct dp_maps {
 	int sst, bst; /* traffic per service and per backend */
 	int evt, mon; /* the monitor's ring buffer and switch */
 	int sync; /* sync durations */
+	int src; /* loadBalancerSourceRanges (LPM trie of struct src_key) */
+	int nip, ifa; /* node addresses -> ifindex; ifindex -> masquerade address */
 	uint32_t maglev_m; /* from the config map */
 };
 
-#define DP_MAPS_CLOSED                                                          \
-	{                                                                       \
-		-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, SVCBPF_MAGLEV_M \
+#define DP_MAPS_CLOSED                                                                      \
+	{                                                                                   \
+		-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, SVCBPF_MAGLEV_M \
 	}
 
 /*

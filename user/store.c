@@ -13,7 +13,7 @@
 #include "store.h"
 #include "svcbpf.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 #define STORE_BUSY_MS 10000
 #define STORE_STMT_CACHE 24
 /* Kubernetes' bound for sessionAffinityConfig.clientIP.timeoutSeconds, as the CLI's. */
@@ -37,6 +37,7 @@ static const char schema[] =
 	"  vip INTEGER NOT NULL, port INTEGER NOT NULL, proto INTEGER NOT NULL,"
 	"  affinity INTEGER NOT NULL DEFAULT 0,"
 	"  owner TEXT,"
+	"  flags INTEGER NOT NULL DEFAULT 0, ranges TEXT, parent INTEGER,"
 	"  UNIQUE (vip, port, proto));"
 	"CREATE TABLE IF NOT EXISTS backend ("
 	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -71,6 +72,17 @@ static const char upgrade_v2[] =
 	"ALTER TABLE service ADD COLUMN affinity INTEGER NOT NULL DEFAULT 0;";
 /* Schema 2 -> 3: Kubernetes objects, and the services they own. */
 static const char upgrade_v3[] = "ALTER TABLE service ADD COLUMN owner TEXT;";
+/*
+ * Schema 3 -> 4: traffic from outside the node. A frontend's dataplane
+ * flags, its loadBalancerSourceRanges ("10.0.0.0/8,192.0.2.0/24"), and for a
+ * NodePort frontend made by `svc add --nodeport` the service id it follows.
+ */
+static const char upgrade_v4[] = "ALTER TABLE service ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;"
+				 "ALTER TABLE service ADD COLUMN ranges TEXT;"
+				 "ALTER TABLE service ADD COLUMN parent INTEGER;";
+/* Node settings by name ("node-name"). */
+static const char schema_settings[] =
+	"CREATE TABLE IF NOT EXISTS setting (name TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
 /*
  * Per connection: the ids of backends deleted in the open transaction (one
@@ -185,8 +197,10 @@ int store_open(const char *dir, struct store **out, char err[ERR_LEN])
 	/* A fresh store gets the whole schema; an older one its upgrades. */
 	if (version < STORE_SCHEMA_VERSION &&
 	    (exec(s, "BEGIN IMMEDIATE") || (version == 0 && exec(s, schema)) ||
-	     (version == 1 && exec(s, upgrade_v2)) || (version >= 1 && exec(s, upgrade_v3)) ||
-	     exec(s, schema_objects) || exec(s, "PRAGMA user_version = 3") || exec(s, "COMMIT"))) {
+	     (version == 1 && exec(s, upgrade_v2)) ||
+	     (version >= 1 && version < 3 && exec(s, upgrade_v3)) ||
+	     (version >= 1 && exec(s, upgrade_v4)) || exec(s, schema_objects) ||
+	     exec(s, schema_settings) || exec(s, "PRAGMA user_version = 4") || exec(s, "COMMIT"))) {
 		snprintf(err, ERR_LEN, "cannot initialise store %s: %s", path,
 			 sqlite3_errmsg(s->db));
 		goto fail;
@@ -326,9 +340,11 @@ static int64_t svc_id(struct store *s, const struct l4addr *svc)
 	return rc < 0 ? rc : rc ? id : 0;
 }
 
-int store_svc_set(struct store *s, const struct l4addr *svc, uint32_t affinity,
+int store_svc_set(struct store *s, const struct l4addr *svc, const struct svc_opts *o,
 		  const struct be_rec *be, size_t n)
 {
+	uint32_t affinity = o ? o->affinity : 0;
+
 	int64_t args[4] = { svc->ip, svc->port, svc->proto, affinity };
 	int created = run(s,
 			  "INSERT OR IGNORE INTO service (vip, port, proto, affinity) "
@@ -749,6 +765,30 @@ int store_obj_put(struct store *s, const char *kind, const char *ns, const char 
 					"VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, ns, name) "
 					"DO UPDATE SET doc = excluded.doc",
 					"TTTTI", kind, ns, name, doc, now));
+
+	return rc < 0 ? rc : 0;
+}
+
+int store_setting_get(struct store *s, const char *name, char *val, size_t len)
+{
+	sqlite3_stmt *st = prep_args(s, "SELECT value FROM setting WHERE name=?", "T", name);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		snprintf(val, len, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int store_setting_set(struct store *s, const char *name, const char *val)
+{
+	int rc = step_done(s, prep_args(s,
+					"INSERT INTO setting (name, value) VALUES (?, ?) "
+					"ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+					"TT", name, val));
 
 	return rc < 0 ? rc : 0;
 }

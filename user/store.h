@@ -26,12 +26,27 @@ struct be_rec {
 	uint8_t state; /* enum svcbpf_backend_state */
 };
 
+/* A service's settings beyond its backends (what `svc add` and the controller give). */
+struct svc_opts {
+	uint32_t affinity; /* client-IP affinity timeout in seconds; 0: none */
+	/* SVCBPF_SVC_EXTERNAL, _MASQ, _LOCAL (affinity and ranges set their own flags) */
+	uint16_t flags;
+	struct cidr4 *ranges; /* only clients in these (LoadBalancer IPs); NULL: all */
+	size_t nranges;
+	/* A NodePort frontend made by `svc add --nodeport`: the service it follows. */
+	struct l4addr parent; /* all 0: none */
+};
+
 struct svc_rec {
 	int64_t id;
-	struct l4addr addr;
+	struct l4addr addr; /* ip 0: a NodePort, on every node address */
 	uint32_t affinity; /* client-IP affinity timeout in seconds; 0: none */
 	size_t nbe;
 	struct be_rec *be; /* ordered by id */
+	uint16_t flags; /* as struct svc_opts */
+	struct cidr4 *ranges; /* as struct svc_opts; freed with the record */
+	size_t nranges;
+	struct l4addr parent; /* as struct svc_opts */
 };
 
 struct model {
@@ -56,8 +71,15 @@ void store_rollback(struct store *s);
  * addresses, weights and states). Backends that stay keep their ids (and so
  * their tracked flows). Returns 0 or -errno.
  */
-int store_svc_set(struct store *s, const struct l4addr *svc, uint32_t affinity,
+int store_svc_set(struct store *s, const struct l4addr *svc, const struct svc_opts *o,
 		  const struct be_rec *be, size_t n);
+/* The NodePort frontends `svc add --nodeport` made for @svc (their parent), by address. */
+int store_svc_children(struct store *s, const struct l4addr *svc, struct l4addr **out, size_t *n);
+/*
+ * 1 when a service frontend uses NodePort @port (address 0.0.0.0, either
+ * protocol; @who set to it), 0 when none does, -EIO.
+ */
+int store_nodeport_used(struct store *s, uint16_t port, struct l4addr *who);
 /* -ENOENT when there is no such service. */
 int store_svc_del(struct store *s, const struct l4addr *svc);
 /* -ENOENT: no such service; -EEXIST: already one of its backends. */
@@ -110,6 +132,10 @@ int store_svc_owner(struct store *s, const struct l4addr *svc, char *owner, size
 int store_owned_list(struct store *s, struct l4addr **out, size_t *n);
 /* 1 when any service uses @vip (its owner, "" for the CLI, in @owner), 0, -EIO. */
 int store_vip_used(struct store *s, uint32_t vip, char *owner, size_t len);
+
+/* Node settings by name ("node-name"): 1 with @val, 0 when unset, -EIO. */
+int store_setting_get(struct store *s, const char *name, char *val, size_t len);
+int store_setting_set(struct store *s, const char *name, const char *val);
 
 void svc_rec_free(struct svc_rec *r);
 void model_free(struct model *m);

@@ -516,7 +516,7 @@ backends() {
 	export SVCBPF_PIN_DIR="/sys/fs/bpf/svcbpf-$CLI_ID-own" SVCBPF_STATE_DIR="$M/own"
 	fixture_ok svc add 10.96.0.2:80 --backend 10.244.1.2:80 --backend 10.244.1.3:80
 	fixture_ok load eth1 --ct-size 2
-	ct=$SVCBPF_PIN_DIR/svcbpf_ct_v2
+	ct=$SVCBPF_PIN_DIR/svcbpf_ct_v3
 	# Four flows to 10.244.1.2 (backend id 1) into a map of 2: LRU evicts, never refuses.
 	for i in 1 2 3 4; do
 		bpftool map update pinned "$ct" \

@@ -31,7 +31,7 @@ SYNFLOOD_OUT='^sent=[0-9]+ seconds=[0-9.]+ rate=[1-9][0-9]* errors=[0-9]+$'
 setup_file() {
 	e2e_require
 	e2e_setup_topology 3
-	export CT_PIN=$TOPO_PIN_DIR/svcbpf_ct_v2 # the conntrack map, read by pressure.py
+	export CT_PIN=$TOPO_PIN_DIR/svcbpf_ct_v3 # the conntrack map, read by pressure.py
 }
 
 teardown_file() {
@@ -65,7 +65,7 @@ load_ct() {
 	sb_ok load eth0 --ct-size "$1" || return 1
 	sb_ok status -o json || return 1
 	assert_eq "max_entries of the conntrack map after 'load --ct-size $1'" "$1" \
-		"$(jq '.maps[] | select(.name == "svcbpf_ct_v2") | .max_entries' <<<"$SB_OUT")"
+		"$(jq '.maps[] | select(.name == "svcbpf_ct_v3") | .max_entries' <<<"$SB_OUT")"
 }
 
 # svc_all_pods VIP:PORT[/udp] PORT: a service over the three pods.

@@ -365,8 +365,9 @@ static void load_all(void)
 		check_model(s, &m);
 		/* The first write of every change: inside a transaction, then undone. */
 		if (m.n && !store_begin(s)) {
-			store_svc_set(s, &m.svc[0].addr, m.svc[0].affinity, m.svc[0].be,
-				      m.svc[0].nbe);
+			store_svc_set(s, &m.svc[0].addr,
+				      &(struct svc_opts){ .affinity = m.svc[0].affinity },
+				      m.svc[0].be, m.svc[0].nbe);
 			store_rollback(s);
 		}
 		model_free(&m);
@@ -402,11 +403,13 @@ static void make_template(void)
 
 	FUZZ_CHECK(!store_open(fuzz_dir, &s, err), "template: %s", err);
 	FUZZ_CHECK(!store_begin(s), "template: begin");
-	FUZZ_CHECK(!store_svc_set(s, &svc[0], 0, be, 2), "template: svc");
+	FUZZ_CHECK(!store_svc_set(s, &svc[0], NULL, be, 2), "template: svc");
 	for (int i = 0; i < 2; i++)
 		be[i].addr.proto = IPPROTO_UDP;
-	FUZZ_CHECK(!store_svc_set(s, &svc[1], 600, be, 3), "template: svc");
-	FUZZ_CHECK(!store_svc_set(s, &svc[2], 10800, be, 1), "template: svc");
+	FUZZ_CHECK(!store_svc_set(s, &svc[1], &(struct svc_opts){ .affinity = 600 }, be, 3),
+		   "template: svc");
+	FUZZ_CHECK(!store_svc_set(s, &svc[2], &(struct svc_opts){ .affinity = 10800 }, be, 1),
+		   "template: svc");
 	FUZZ_CHECK(!store_svc_owner_set(s, &svc[2], "default/web"), "template: owner");
 	FUZZ_CHECK(!store_obj_put(s, "Service", "default", "web", doc, 1) &&
 			   !store_obj_put(s, "Pod", "default", "w1", pod, 1),

@@ -1123,7 +1123,7 @@ static int setup_group(void **state)
 	skel = svcbpf_bpf__open();
 	if (!skel)
 		return -1;
-	bpf_map__set_max_entries(skel->maps.svcbpf_ct_v2, CT_ENTRIES);
+	bpf_map__set_max_entries(skel->maps.svcbpf_ct_v3, CT_ENTRIES);
 	bpf_map__set_max_entries(skel->maps.svcbpf_aff_v1, 4096);
 	if (dp_load_unpinned(skel, &maps)) {
 		fprintf(stderr, "cannot load the BPF object (root needed)\n");

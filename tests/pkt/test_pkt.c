@@ -1146,7 +1146,7 @@ static int setup_group(void **state)
 	if (!skel)
 		return -1;
 	/* Private, unpinned maps: tests never touch a real pin dir. */
-	bpf_map__set_max_entries(skel->maps.svcbpf_ct_v2, 4096);
+	bpf_map__set_max_entries(skel->maps.svcbpf_ct_v3, 4096);
 	if (dp_load_unpinned(skel, &maps)) {
 		fprintf(stderr, "cannot load the BPF object (root needed)\n");
 		return -1;

@@ -1291,9 +1291,10 @@ static void check_reject(const struct fz_run *r, const struct fz_pkt *p)
 }
 
 static const char *const counter_name[] = {
-	"DNAT_NEW",	 "DNAT_EST",	   "REVNAT",	    "XDP_DEFER", "DROP_NO_BACKEND",
-	"PASS_FRAGMENT", "PASS_MALFORMED", "DROP_REWRITE",  "REJECT",	 "CT_FULL",
-	"MON_LOST",	 "RUN_TC_INGRESS", "RUN_TC_EGRESS", "RUN_XDP",
+	"DNAT_NEW",	 "DNAT_EST",	   "REVNAT",	     "XDP_DEFER",     "DROP_NO_BACKEND",
+	"PASS_FRAGMENT", "PASS_MALFORMED", "DROP_REWRITE",   "REJECT",	      "CT_FULL",
+	"MON_LOST",	 "SNAT",	   "UNSNAT",	     "ICMP_XLATE",    "DROP_SOURCE_RANGE",
+	"DROP_NO_LOCAL", "DROP_SNAT",	   "RUN_TC_INGRESS", "RUN_TC_EGRESS", "RUN_XDP",
 };
 _Static_assert(NELEM(counter_name) == SVCBPF_CNT_MAX, "a name for every counter");
 
@@ -1717,7 +1718,7 @@ static int setup_group(void **state)
 	skel = svcbpf_bpf__open();
 	if (!skel)
 		return -1;
-	bpf_map__set_max_entries(skel->maps.svcbpf_ct_v2, CT_ENTRIES);
+	bpf_map__set_max_entries(skel->maps.svcbpf_ct_v3, CT_ENTRIES);
 	bpf_map__set_max_entries(skel->maps.svcbpf_aff_v1, 4096);
 	if (dp_load_unpinned(skel, &maps)) {
 		fprintf(stderr, "cannot load the BPF object (root needed)\n");

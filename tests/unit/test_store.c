@@ -32,7 +32,7 @@ static int svc_set(struct store *s, const struct l4addr *sv, const struct l4addr
 		be[i].addr = a[i];
 		be[i].weight = 1;
 	}
-	return store_svc_set(s, sv, 0, be, n);
+	return store_svc_set(s, sv, NULL, be, n);
 }
 
 static int be_add(struct store *s, const struct l4addr *sv, const struct l4addr *a)
