@@ -9,6 +9,15 @@
  * address for the reply). A tracked flow keeps its backend for as long as
  * that backend exists unchanged, whatever else happens to the service's
  * backend set; entries expire after their state's timeout without traffic.
+ *
+ * Frontends from outside the node (NodePort, external and LoadBalancer IPs)
+ * may masquerade the client (externalTrafficPolicy Cluster, and hairpin: a
+ * pod sent to itself): the flow gets two more entries (see struct
+ * ct_value), made here with a node address and a port no other flow to that
+ * backend uses. The destination is rewritten at ingress as for any service;
+ * the source leaves as the node's when the packet leaves for the backend
+ * (tc egress), and the backend's replies, addressed to the node, are turned
+ * back to the client as they come in (tc ingress), before routing.
  */
 #ifndef SVCBPF_LB_BPF_H
 #define SVCBPF_LB_BPF_H
@@ -37,6 +46,12 @@ struct nat4 {
 	bool first_reply; /* REVNAT: the flow's first reply */
 };
 
+/* What a new flow's masquerade needs from its hook: where it came in, and the context for FIB lookups. */
+struct lb_ctx {
+	void *ctx; /* struct __sk_buff or struct xdp_md */
+	__u32 ifindex;
+};
+
 /* The settings `svcbpf load` wrote (always there: an array's one entry). */
 static __always_inline const struct svcbpf_cfg *cfg_get(void)
 {
@@ -45,7 +60,18 @@ static __always_inline const struct svcbpf_cfg *cfg_get(void)
 	return bpf_map_lookup_elem(&svcbpf_cfg_v1, &zero);
 }
 
-/* The service @p is addressed to, or NULL when it is not for a service. */
+static __always_inline bool port_in(__be16 port, __u16 min, __u16 max)
+{
+	__u16 p = bpf_ntohs(port);
+
+	return p >= min && p <= max;
+}
+
+/*
+ * The service frontend @p is addressed to, or NULL when it is not for a
+ * service: its exact address (ClusterIP, external or LoadBalancer IP), else
+ * a NodePort on any of the node's addresses.
+ */
 static __always_inline struct svc_value *lb4_lookup_service(const struct pkt4 *p)
 {
 	struct svc_key key = {
@@ -53,8 +79,22 @@ static __always_inline struct svc_value *lb4_lookup_service(const struct pkt4 *p
 		.port = p->dport,
 		.proto = p->proto,
 	};
+	struct svc_value *svc = bpf_map_lookup_elem(&svcbpf_svc_v2, &key);
 
+	if (svc || !port_in(p->dport, SVCBPF_NODEPORT_MIN, SVCBPF_NODEPORT_MAX))
+		return svc;
+	if (!bpf_map_lookup_elem(&svcbpf_nip_v1, &p->daddr))
+		return NULL;
+	key.vip = 0;
 	return bpf_map_lookup_elem(&svcbpf_svc_v2, &key);
+}
+
+/* May @p's client use @svc? Only the clients in its loadBalancerSourceRanges, when it has them. */
+static __always_inline bool lb4_source_allowed(const struct pkt4 *p, const struct svc_value *svc)
+{
+	struct src_key key = { .prefixlen = 64, .svc_id = svc->id, .addr = p->saddr };
+
+	return !(svc->flags & SVCBPF_SVC_SRC_RANGES) || bpf_map_lookup_elem(&svcbpf_src_v1, &key);
 }
 
 /* Does @p open a connection: a TCP SYN without ACK, or a UDP datagram? */
@@ -197,6 +237,110 @@ static __always_inline void aff4_touch(__be32 client, const struct svc_value *sv
 }
 
 /*
+ * The masquerade entries of the flow @p, pinned by @fwd (SVCBPF_CT_F_MASQ):
+ * REV (client -> backend): source -> node address, and FWD (backend ->
+ * node address): destination -> client.
+ */
+static __always_inline void snat4_keys(struct ct_key *out, struct ct_key *in, const struct pkt4 *p,
+				       __be32 be_addr, __be16 be_port, __be32 n_addr, __be16 n_port)
+{
+	__builtin_memset(out, 0, sizeof(*out));
+	out->saddr = p->saddr;
+	out->daddr = be_addr;
+	out->sport = p->sport;
+	out->dport = be_port;
+	out->proto = p->proto;
+	out->dir = SVCBPF_CT_REV;
+	__builtin_memset(in, 0, sizeof(*in));
+	in->saddr = be_addr;
+	in->daddr = n_addr;
+	in->sport = be_port;
+	in->dport = n_port;
+	in->proto = p->proto;
+	in->dir = SVCBPF_CT_FWD;
+}
+
+/*
+ * Should the LRU have evicted a masqueraded flow's outgoing entry, put both
+ * back, so its packets keep leaving as the node's (the backend knows no
+ * other client). The incoming one only if its port is still free.
+ */
+static __always_inline void snat4_restore(const struct pkt4 *p, const struct ct_value *fwd,
+					  __u64 now)
+{
+	struct ct_key out, in;
+	struct ct_value val = {
+		.addr = fwd->nat_addr,
+		.port = fwd->nat_port,
+		.state = fwd->state,
+		.flags = SVCBPF_CT_F_SNAT,
+		.backend_id = fwd->backend_id,
+		.svc_id = fwd->svc_id,
+		.last_seen = now,
+	};
+
+	snat4_keys(&out, &in, p, fwd->addr, fwd->port, fwd->nat_addr, fwd->nat_port);
+	if (bpf_map_lookup_elem(&svcbpf_ct_v3, &out))
+		return;
+	bpf_map_update_elem(&svcbpf_ct_v3, &out, &val, BPF_NOEXIST);
+	val.addr = p->saddr;
+	val.port = p->sport;
+	bpf_map_update_elem(&svcbpf_ct_v3, &in, &val, BPF_NOEXIST);
+}
+
+/*
+ * The node address a client is masqueraded as toward backend @be: that of
+ * the interface the FIB sends the flow out of (as MASQUERADE picks it),
+ * else that of the interface it came in on; 0 when neither is known.
+ */
+static __always_inline __be32 snat4_addr(const struct lb_ctx *lc, const struct pkt4 *p, __be32 be)
+{
+	struct bpf_fib_lookup fib = {
+		.family = 2, /* AF_INET */
+		.l4_protocol = p->proto,
+		.ipv4_src = p->saddr,
+		.ipv4_dst = be,
+		.ifindex = lc->ifindex,
+	};
+	__be32 *addr = NULL;
+	long rc = bpf_fib_lookup(lc->ctx, &fib, sizeof(fib), 0);
+
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		addr = bpf_map_lookup_elem(&svcbpf_ifa_v1, &fib.ifindex);
+	if (!addr)
+		addr = bpf_map_lookup_elem(&svcbpf_ifa_v1, &lc->ifindex);
+	return addr ? *addr : 0;
+}
+
+/*
+ * Claim a masquerade port for the incoming entry @in (its dport is the
+ * port) with value @val: a random start in the range, then the next ports,
+ * SVCBPF_SNAT_TRIES in all. BPF_NOEXIST makes the claim atomic, so no two
+ * flows to one backend ever share node address and port; an entry whose
+ * flow expired or was reset is taken over. Returns 0 or -1 (none free).
+ */
+static __always_inline int snat4_claim(struct ct_key *in, const struct ct_value *val,
+				       const struct svcbpf_cfg *cfg, __u64 now)
+{
+	__u32 range = SVCBPF_SNAT_PORT_MAX - SVCBPF_SNAT_PORT_MIN + 1;
+	__u32 start = bpf_get_prandom_u32() % range;
+
+	for (__u32 i = 0; i < SVCBPF_SNAT_TRIES; i++) {
+		struct ct_value *old;
+
+		in->dport = bpf_htons(SVCBPF_SNAT_PORT_MIN + (start + i) % range);
+		if (!bpf_map_update_elem(&svcbpf_ct_v3, in, val, BPF_NOEXIST))
+			return 0;
+		old = bpf_map_lookup_elem(&svcbpf_ct_v3, in);
+		if (old &&
+		    (ct_expired(old, cfg, in->proto, now) || old->state == SVCBPF_CT_CLOSED) &&
+		    !bpf_map_update_elem(&svcbpf_ct_v3, in, val, BPF_EXIST))
+			return 0;
+	}
+	return -1;
+}
+
+/*
  * The backend of the tracked flow @p, if there is one, it has not expired
  * or closed before this new connection, and its backend still exists with
  * the address the flow was pinned to. Returns true with @nat filled.
@@ -213,7 +357,7 @@ static __always_inline bool ct4_lookup_fwd(const struct pkt4 *p, const struct sv
 
 	ct4_key(&key, p, SVCBPF_CT_FWD);
 	ct = bpf_map_lookup_elem(&svcbpf_ct_v3, &key);
-	if (!ct || ct_expired(ct, cfg, p->proto, now))
+	if (!ct || (ct->flags & SVCBPF_CT_F_SNAT) || ct_expired(ct, cfg, p->proto, now))
 		return false;
 	/* A SYN on a closed tuple is a new connection (the client reused its port). */
 	if (p->proto == IPPROTO_TCP && pkt4_opens_flow(p) && ct->state >= SVCBPF_CT_CLOSING)
@@ -240,6 +384,8 @@ static __always_inline bool ct4_lookup_fwd(const struct pkt4 *p, const struct sv
 			ct4_reply_restore(&key, ct, p, now);
 	} else if (refreshed || (ct->state != state && ct->state >= SVCBPF_CT_CLOSING))
 		ct4_peer_update(&key, ct->state >= SVCBPF_CT_CLOSING ? ct->state : 0, now);
+	if (ct->flags & SVCBPF_CT_F_MASQ)
+		snat4_restore(p, ct, now);
 	nat->addr = ct->addr;
 	nat->port = ct->port;
 	nat->svc_id = ct->svc_id;
@@ -247,9 +393,14 @@ static __always_inline bool ct4_lookup_fwd(const struct pkt4 *p, const struct sv
 	return true;
 }
 
-/* Record the new flow @p -> backend @be_id at @nat, both directions. */
-static __always_inline void ct4_create(const struct pkt4 *p, const struct svc_value *svc,
-				       __u32 be_id, const struct nat4 *nat, __u64 now)
+/*
+ * Record the new flow @p -> backend @be_id at @nat, both directions, and
+ * with @masq (a node address, 0: none) its masquerade. Returns
+ * SVCBPF_CONTINUE, or a drop reason when no masquerade port is free.
+ */
+static __always_inline int ct4_create(const struct pkt4 *p, const struct svc_value *svc,
+				      __u32 be_id, const struct nat4 *nat, __be32 masq,
+				      const struct svcbpf_cfg *cfg, __u64 now)
 {
 	struct ct_value val = {
 		.addr = nat->addr,
@@ -266,8 +417,26 @@ static __always_inline void ct4_create(const struct pkt4 *p, const struct svc_va
 		.svc_id = svc->id,
 		.last_seen = now,
 	};
-	struct ct_key key;
+	struct ct_key key, out;
 
+	if (masq) {
+		/* The incoming entry first: claiming it allocates the port. */
+		snat4_keys(&out, &key, p, nat->addr, nat->port, masq, 0);
+		val.addr = p->saddr;
+		val.port = p->sport;
+		val.flags = SVCBPF_CT_F_SNAT;
+		if (snat4_claim(&key, &val, cfg, now))
+			return VERDICT_DROP(SVCBPF_CNT_DROP_SNAT);
+		val.addr = masq;
+		val.port = key.dport;
+		if (bpf_map_update_elem(&svcbpf_ct_v3, &out, &val, BPF_ANY))
+			counter_add(SVCBPF_CNT_CT_FULL, p->len);
+		val.nat_addr = masq;
+		val.nat_port = key.dport;
+		val.flags = SVCBPF_CT_F_MASQ;
+	}
+	val.addr = nat->addr;
+	val.port = nat->port;
 	ct4_key(&key, p, SVCBPF_CT_FWD);
 	if (bpf_map_update_elem(&svcbpf_ct_v3, &key, &val, BPF_ANY))
 		counter_add(SVCBPF_CNT_CT_FULL, p->len);
@@ -276,8 +445,12 @@ static __always_inline void ct4_create(const struct pkt4 *p, const struct svc_va
 	ct4_reply_key(&key, p, nat->addr, nat->port);
 	val.addr = p->daddr;
 	val.port = p->dport;
+	val.flags = 0;
+	val.nat_addr = 0;
+	val.nat_port = 0;
 	if (bpf_map_update_elem(&svcbpf_ct_v3, &key, &val, BPF_ANY))
 		counter_add(SVCBPF_CNT_CT_FULL, p->len);
+	return SVCBPF_CONTINUE;
 }
 
 /* May a new flow take @be? Draining and weight-0 backends take none. */
@@ -343,13 +516,14 @@ static __always_inline struct backend_value *maglev4_pick(const struct pkt4 *p,
  * reason.
  */
 static __always_inline int lb4_select(const struct pkt4 *p, const struct svc_value *svc,
-				      struct nat4 *nat)
+				      const struct lb_ctx *lc, struct nat4 *nat)
 {
 	const struct svcbpf_cfg *cfg = cfg_get();
 	__u64 now = bpf_ktime_get_coarse_ns();
 	struct backend_value *be = NULL;
 	bool affinity = svc->flags & SVCBPF_SVC_AFFINITY;
 	__u32 be_id = 0;
+	__be32 masq = 0;
 
 	if (!cfg)
 		return VERDICT_DROP(SVCBPF_CNT_DROP_NO_BACKEND);
@@ -376,6 +550,17 @@ static __always_inline int lb4_select(const struct pkt4 *p, const struct svc_val
 		return bpf_map_lookup_elem(&svcbpf_mag_v1, &svc->id) ?
 			       VERDICT_DROP(SVCBPF_CNT_DROP_NO_BACKEND) :
 			       SVCBPF_REJECT;
+	/*
+	 * Masquerade the client when the frontend asks (externalTrafficPolicy
+	 * Cluster: the reply must come back through this node), and when a
+	 * client is sent to itself (hairpin: it would drop a packet from its
+	 * own address).
+	 */
+	if ((svc->flags & SVCBPF_SVC_MASQ) || be->ip == p->saddr) {
+		masq = snat4_addr(lc, p, be->ip);
+		if (!masq)
+			return VERDICT_DROP(SVCBPF_CNT_DROP_SNAT);
+	}
 	if (affinity)
 		aff4_record(p, svc, be_id, now);
 
@@ -384,8 +569,7 @@ static __always_inline int lb4_select(const struct pkt4 *p, const struct svc_val
 	nat->event = SVCBPF_CNT_DNAT_NEW;
 	nat->svc_id = svc->id;
 	nat->be_id = be_id;
-	ct4_create(p, svc, be_id, nat, now);
-	return SVCBPF_CONTINUE;
+	return ct4_create(p, svc, be_id, nat, masq, cfg, now);
 }
 
 /*
@@ -424,7 +608,9 @@ static __always_inline void ct4_forget_stale_reply(const struct pkt4 *p)
 
 /*
  * A reply of a tracked flow: @p from a backend to a client. Returns true
- * with @nat set to the service address the client expects it from.
+ * with @nat set to the service address the client expects it from. Or a
+ * masqueraded client's packet leaving for its backend: @nat is then the
+ * node address and port it leaves as (SVCBPF_CNT_SNAT).
  */
 static __always_inline bool lb4_lookup_reply(const struct pkt4 *p, struct nat4 *nat)
 {
@@ -450,13 +636,54 @@ static __always_inline bool lb4_lookup_reply(const struct pkt4 *p, struct nat4 *
 		key.dir = SVCBPF_CT_FWD;
 		ct4_peer_update(&key, ct->state >= SVCBPF_CT_CLOSING ? ct->state : 0, now);
 	}
+	nat->addr = ct->addr;
+	nat->port = ct->port;
+	nat->svc_id = ct->svc_id;
+	nat->be_id = ct->backend_id;
+	/* A masqueraded client's packet leaving for its backend, not a reply. */
+	if (ct->flags & SVCBPF_CT_F_SNAT) {
+		nat->event = SVCBPF_CNT_SNAT;
+		return true;
+	}
 	/* One write per flow, so the monitor can tell a flow's first reply. */
 	nat->first_reply = !(ct->flags & SVCBPF_CT_F_REPLIED);
 	if (nat->first_reply)
 		ct->flags |= SVCBPF_CT_F_REPLIED;
+	nat->event = SVCBPF_CNT_REVNAT;
+	return true;
+}
+
+/*
+ * A backend's reply to a masqueraded client: @p addressed to a node address
+ * and a masquerade port. Returns true with @nat set to the client it goes
+ * back to (SVCBPF_CNT_UNSNAT); the source is turned back to the service
+ * as the reply leaves (lb4_lookup_reply).
+ */
+static __always_inline bool lb4_lookup_unsnat(const struct pkt4 *p, struct nat4 *nat)
+{
+	const struct svcbpf_cfg *cfg;
+	struct ct_value *ct;
+	struct ct_key key;
+	__u8 state;
+	__u64 now;
+
+	if (!port_in(p->dport, SVCBPF_SNAT_PORT_MIN, SVCBPF_SNAT_PORT_MAX))
+		return false;
+	ct4_key(&key, p, SVCBPF_CT_FWD);
+	ct = bpf_map_lookup_elem(&svcbpf_ct_v3, &key);
+	cfg = cfg_get();
+	now = bpf_ktime_get_coarse_ns();
+	if (!ct || !(ct->flags & SVCBPF_CT_F_SNAT) || !cfg || ct_expired(ct, cfg, p->proto, now))
+		return false;
+	state = ct->state;
+	/* The outgoing entry lives with this one, and closes when the backend does. */
+	if (ct4_update(ct, p, now) || (ct->state != state && ct->state >= SVCBPF_CT_CLOSING)) {
+		ct4_reply_key(&key, p, ct->addr, ct->port);
+		ct4_peer_update(&key, ct->state >= SVCBPF_CT_CLOSING ? ct->state : 0, now);
+	}
 	nat->addr = ct->addr;
 	nat->port = ct->port;
-	nat->event = SVCBPF_CNT_REVNAT;
+	nat->event = SVCBPF_CNT_UNSNAT;
 	nat->svc_id = ct->svc_id;
 	nat->be_id = ct->backend_id;
 	return true;

@@ -5,13 +5,17 @@
  * through its hook's rewrite helper, and turns the result into a counter
  * and a verdict.
  *
- *   svcbpf_tc_ingress   DNAT: ClusterIP:port -> backend, new flows tracked;
- *                       a service with no backend answers with a TCP RST or
- *                       ICMP port unreachable, sent back to the client
- *   svcbpf_tc_egress    reverse NAT: a tracked reply's source -> ClusterIP:port
- *   svcbpf_xdp_ingress  DNAT in XDP for tracked TCP packets with a complete
- *                       checksum; connection starts, UDP, checksum-partial
- *                       packets and those to reject pass to svcbpf_tc_ingress
+ *   svcbpf_tc_ingress   DNAT: service frontend -> backend, new flows tracked
+ *                       (and masqueraded where the frontend asks); a service
+ *                       with no backend answers with a TCP RST or ICMP port
+ *                       unreachable; a backend's reply to a masqueraded
+ *                       client goes back to that client
+ *   svcbpf_tc_egress    reverse NAT: a tracked reply's source -> the service;
+ *                       a masqueraded client's source -> the node's address
+ *   svcbpf_xdp_ingress  DNAT in XDP: tracked TCP packets, and every packet to
+ *                       a NodePort, external or LoadBalancer IP, when its
+ *                       checksum is complete; the rest pass to tc
+ * Both tc programs also translate ICMP errors about translated flows.
  */
 #include <stdbool.h>
 #include <linux/bpf.h>
@@ -19,6 +23,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "csum.bpf.h"
+#include "icmp.bpf.h"
 #include "lb.bpf.h"
 #include "maps.bpf.h"
 #include "monitor.bpf.h"
@@ -82,7 +87,8 @@ static __always_inline void tc_pull(struct __sk_buff *skb, __u32 need)
 /*
  * Only IPv4 headers are made linear (AF_PACKET senders and GRO give
  * non-linear skbs), and only as far as they go: the IP header (with its
- * options) and the L4 header, never payload. Returns the packet start.
+ * options) and the L4 header, or for ICMP the error's quote, never payload.
+ * Returns the packet start.
  */
 static __always_inline void *tc_pull_headers(struct __sk_buff *skb)
 {
@@ -97,17 +103,67 @@ static __always_inline void *tc_pull_headers(struct __sk_buff *skb)
 	ip = data + sizeof(struct ethhdr);
 	if ((void *)(ip + 1) > (void *)(long)skb->data_end)
 		goto out;
-	tc_pull(skb, sizeof(struct ethhdr) + ip->ihl * 4 +
-			     (ip->protocol == IPPROTO_UDP ? sizeof(struct udphdr) :
-							    sizeof(struct tcphdr)));
+	if (ip->protocol == IPPROTO_ICMP)
+		tc_pull(skb, ICMP_MAX_HDR);
+	else
+		tc_pull(skb, sizeof(struct ethhdr) + ip->ihl * 4 +
+				     (ip->protocol == IPPROTO_UDP ? sizeof(struct udphdr) :
+								    sizeof(struct tcphdr)));
 out:
 	barrier_var(skb);
 	return (void *)(long)skb->data;
 }
 
+/*
+ * XDP marks the packets it translated that tc must not look at again (a
+ * translated connection start would look like a client's direct
+ * connection to the backend): a word of metadata in front of the frame.
+ */
+#define XDP_MARK_TRANSLATED 0x5ec0b9f1u
+
+static __always_inline bool tc_xdp_translated(struct __sk_buff *skb)
+{
+	__u32 *meta = (void *)(long)skb->data_meta;
+
+	return (void *)(meta + 1) <= (void *)(long)skb->data && *meta == XDP_MARK_TRANSLATED;
+}
+
+/* Make room for the mark, cleared; false when the driver gives no room for metadata. */
+static __always_inline bool xdp_mark_reserve(struct xdp_md *ctx)
+{
+	__u32 *meta;
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
+		return false;
+	meta = (void *)(long)ctx->data_meta;
+	if ((void *)(meta + 1) > (void *)(long)ctx->data)
+		return false;
+	*meta = 0;
+	return true;
+}
+
+static __always_inline void xdp_mark_translated(struct xdp_md *ctx)
+{
+	__u32 *meta = (void *)(long)ctx->data_meta;
+
+	if ((void *)(meta + 1) <= (void *)(long)ctx->data)
+		*meta = XDP_MARK_TRANSLATED;
+}
+
+/* An ICMP error (not TCP/UDP, so the parser passed it): translated if it is about a flow of ours. */
+static __always_inline int tc_icmp(struct __sk_buff *skb, struct pkt4 *p, bool ingress, __u8 hook)
+{
+	int ret = icmp4_xlate_skb(skb, ingress);
+
+	if (ret == SVCBPF_CONTINUE)
+		counter_add(SVCBPF_CNT_ICMP_XLATE, p->len);
+	return verdict_account(ret, p, NULL, hook, skb->ifindex) ? TC_ACT_SHOT : TC_PASS;
+}
+
 SEC("tc")
 int svcbpf_tc_ingress(struct __sk_buff *skb)
 {
+	struct lb_ctx lc = { .ctx = skb, .ifindex = skb->ifindex };
 	struct pkt4 p = { .len = skb->len };
 	struct svc_value *svc;
 	struct nat4 nat = {};
@@ -115,8 +171,12 @@ int svcbpf_tc_ingress(struct __sk_buff *skb)
 	int ret;
 
 	counter_add(SVCBPF_CNT_RUN_TC_INGRESS, p.len);
+	if (tc_xdp_translated(skb))
+		return TC_PASS;
 	data = tc_pull_headers(skb);
 	ret = parse_pkt4(data, (void *)(long)skb->data_end, &p);
+	if (ret == SVCBPF_PASS)
+		return tc_icmp(skb, &p, true, SVCBPF_HOOK_TC_INGRESS);
 	if (ret != SVCBPF_CONTINUE)
 		return verdict_account(ret, &p, NULL, SVCBPF_HOOK_TC_INGRESS, skb->ifindex) ?
 			       TC_ACT_SHOT :
@@ -124,11 +184,25 @@ int svcbpf_tc_ingress(struct __sk_buff *skb)
 
 	svc = lb4_lookup_service(&p);
 	if (!svc) {
+		/* A backend's reply to a masqueraded client: back to the client, before routing. */
+		if (lb4_lookup_unsnat(&p, &nat)) {
+			ret = nat4_rewrite_skb(skb, &p, true, &nat);
+			if (ret == SVCBPF_CONTINUE)
+				counter_add(SVCBPF_CNT_UNSNAT, p.len);
+			return verdict_account(ret, &p, NULL, SVCBPF_HOOK_TC_INGRESS,
+					       skb->ifindex) ?
+				       TC_ACT_SHOT :
+				       TC_PASS;
+		}
 		ct4_forget_stale_reply(&p);
 		return TC_PASS;
 	}
 
-	ret = lb4_select(&p, svc, &nat);
+	ret = lb4_source_allowed(&p, svc) ? lb4_select(&p, svc, &lc, &nat) :
+					    VERDICT_DROP(SVCBPF_CNT_DROP_SOURCE_RANGE);
+	/* externalTrafficPolicy Local without a backend here: dropped, as kube-proxy does. */
+	if (ret == SVCBPF_REJECT && (svc->flags & SVCBPF_SVC_LOCAL))
+		ret = VERDICT_DROP(SVCBPF_CNT_DROP_NO_LOCAL);
 	if (ret == SVCBPF_REJECT) {
 		/* No backend: the client hears so at once, as from kube-proxy's REJECT. */
 		ret = reject4_skb(skb, &p);
@@ -160,6 +234,8 @@ int svcbpf_tc_egress(struct __sk_buff *skb)
 	counter_add(SVCBPF_CNT_RUN_TC_EGRESS, p.len);
 	data = tc_pull_headers(skb);
 	ret = parse_pkt4(data, (void *)(long)skb->data_end, &p);
+	if (ret == SVCBPF_PASS)
+		return tc_icmp(skb, &p, false, SVCBPF_HOOK_TC_EGRESS);
 	if (ret != SVCBPF_CONTINUE)
 		return verdict_account(ret, &p, NULL, SVCBPF_HOOK_TC_EGRESS, skb->ifindex) ?
 			       TC_ACT_SHOT :
@@ -169,8 +245,13 @@ int svcbpf_tc_egress(struct __sk_buff *skb)
 		return TC_PASS;
 
 	ret = nat4_rewrite_skb(skb, &p, false, &nat);
-	if (ret == SVCBPF_CONTINUE)
-		nat_account(&p, &nat, SVCBPF_HOOK_TC_EGRESS, skb->ifindex);
+	if (ret == SVCBPF_CONTINUE) {
+		/* A masqueraded client's packet: counted as the service's when it came in. */
+		if (nat.event == SVCBPF_CNT_SNAT)
+			counter_add(SVCBPF_CNT_SNAT, p.len);
+		else
+			nat_account(&p, &nat, SVCBPF_HOOK_TC_EGRESS, skb->ifindex);
+	}
 	return verdict_account(ret, &p, NULL, SVCBPF_HOOK_TC_EGRESS, skb->ifindex) ? TC_ACT_SHOT :
 										     TC_PASS;
 }
@@ -178,9 +259,11 @@ int svcbpf_tc_egress(struct __sk_buff *skb)
 SEC("xdp")
 int svcbpf_xdp_ingress(struct xdp_md *ctx)
 {
+	struct lb_ctx lc = { .ctx = ctx, .ifindex = ctx->ingress_ifindex };
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct pkt4 p = { .len = data_end - data };
+	bool mark = false;
 	struct svc_value *svc;
 	struct nat4 nat = {};
 	int ret;
@@ -195,28 +278,48 @@ int svcbpf_xdp_ingress(struct xdp_md *ctx)
 	svc = lb4_lookup_service(&p);
 	if (!svc)
 		return XDP_PASS;
+	if (!lb4_source_allowed(&p, svc))
+		return verdict_account(VERDICT_DROP(SVCBPF_CNT_DROP_SOURCE_RANGE), &p, svc,
+				       SVCBPF_HOOK_XDP, ctx->ingress_ifindex) ?
+			       XDP_DROP :
+			       XDP_PASS;
 
 	/*
-	 * Possibly CHECKSUM_PARTIAL: only tc can rewrite it correctly. Connection
-	 * starts go to tc too, which must see them untranslated to tell a
-	 * client's direct connection from a service flow's (ct4_forget_stale_reply).
+	 * Possibly CHECKSUM_PARTIAL: only tc can rewrite it correctly. A
+	 * connection start to a ClusterIP goes to tc too, which must see it
+	 * untranslated to tell a client's direct connection from a service
+	 * flow's (ct4_forget_stale_reply). One from outside the node (NodePort,
+	 * external and LoadBalancer IPs) is translated here, and marked so tc
+	 * leaves it alone; the parse is redone past the metadata move.
 	 */
-	if (pkt4_opens_flow(&p) ||
-	    csum_l4_is_seed(p.saddr, p.daddr, p.proto, p.l4_len, *p.l4_check)) {
-		counter_add(SVCBPF_CNT_XDP_DEFER, p.len);
-		return XDP_PASS;
+	if (csum_l4_is_seed(p.saddr, p.daddr, p.proto, p.l4_len, *p.l4_check))
+		goto defer;
+	if (pkt4_opens_flow(&p)) {
+		if (!(svc->flags & SVCBPF_SVC_EXTERNAL) || !xdp_mark_reserve(ctx))
+			goto defer;
+		mark = true;
+		data = (void *)(long)ctx->data;
+		data_end = (void *)(long)ctx->data_end;
+		if (parse_pkt4(data, data_end, &p) != SVCBPF_CONTINUE)
+			goto defer;
 	}
 
-	ret = lb4_select(&p, svc, &nat);
-	if (ret == SVCBPF_REJECT) {
-		/* The reply is built by tc, which can resize the packet. */
-		counter_add(SVCBPF_CNT_XDP_DEFER, p.len);
-		return XDP_PASS;
-	}
+	ret = lb4_select(&p, svc, &lc, &nat);
+	if (ret == SVCBPF_REJECT && (svc->flags & SVCBPF_SVC_LOCAL))
+		ret = VERDICT_DROP(SVCBPF_CNT_DROP_NO_LOCAL);
+	/* The reply is built by tc, which can resize the packet. */
+	if (ret == SVCBPF_REJECT)
+		goto defer;
 	if (ret == SVCBPF_CONTINUE)
 		ret = nat4_rewrite_xdp(&p, true, &nat);
-	if (ret == SVCBPF_CONTINUE)
+	if (ret == SVCBPF_CONTINUE) {
 		nat_account(&p, &nat, SVCBPF_HOOK_XDP, ctx->ingress_ifindex);
+		if (mark)
+			xdp_mark_translated(ctx);
+	}
 	return verdict_account(ret, &p, svc, SVCBPF_HOOK_XDP, ctx->ingress_ifindex) ? XDP_DROP :
 										      XDP_PASS;
+defer:
+	counter_add(SVCBPF_CNT_XDP_DEFER, p.len);
+	return XDP_PASS;
 }

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+
 #include "cli.h"
 #include "output.h"
 #include "svcbpf.h"
@@ -35,17 +37,29 @@ static int ct_help(int argc, char **argv)
 	return EXIT_OK;
 }
 
-/* Does the entry @k/@v belong to service @svc (NULL: any)? FWD by key, REV by value. */
-static bool ct_of_service(const struct ct_key *k, const struct ct_value *v,
-			  const struct l4addr *svc)
+/*
+ * The id of service frontend @svc in the maps, or 0 (ids start at 1): every
+ * entry of its flows carries it, masquerade entries and NodePorts (whose
+ * flows name the node address the client used) included.
+ */
+static uint32_t ct_service_id(const struct dp_maps *m, const struct l4addr *svc)
 {
-	if (!svc)
-		return true;
-	if (k->proto != svc->proto)
-		return false;
-	if (k->dir == SVCBPF_CT_FWD)
-		return k->daddr == htonl(svc->ip) && k->dport == htons(svc->port);
-	return v->addr == htonl(svc->ip) && v->port == htons(svc->port);
+	struct svc_key key = { htonl(svc->ip), htons(svc->port), svc->proto, 0 };
+	struct svc_value val;
+
+	return bpf_map_lookup_elem(m->svc, &key, &val) ? 0 : val.id;
+}
+
+/* Does the entry @v belong to service @id (0 with @all: any)? */
+static bool ct_of_service(const struct ct_value *v, uint32_t id, bool all)
+{
+	return all || v->svc_id == id;
+}
+
+/* A flow's own entry: client -> service (the others are its mirror and its masquerade). */
+static bool ct_is_flow(const struct ct_key *k, const struct ct_value *v)
+{
+	return k->dir == SVCBPF_CT_FWD && !(v->flags & SVCBPF_CT_F_SNAT);
 }
 
 /*
@@ -81,6 +95,7 @@ static int do_ct_list(int argc, char **argv)
 	struct svcbpf_cfg cfg;
 	struct l4addr svc = { 0 };
 	size_t n, shown = 0;
+	uint32_t id;
 	uint64_t now;
 	int given = ct_args(argc, argv, "list", &svc), ret;
 
@@ -99,6 +114,7 @@ static int do_ct_list(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	now = dp_now_ns();
+	id = given ? ct_service_id(&m, &svc) : 0;
 	out_open_array("flows");
 	for (size_t i = 0; i < n; i++) {
 		struct l4addr client = { ntohl(k[i].saddr), ntohs(k[i].sport), k[i].proto };
@@ -106,10 +122,11 @@ static int do_ct_list(int argc, char **argv)
 		struct l4addr be = { ntohl(v[i].addr), ntohs(v[i].port), k[i].proto };
 		uint64_t idle = now > v[i].last_seen ? (now - v[i].last_seen) / 1000000000ULL : 0;
 		uint32_t t = dp_ct_timeout(&cfg, k[i].proto, v[i].state);
+		struct l4addr masq = { ntohl(v[i].nat_addr), ntohs(v[i].nat_port), k[i].proto };
 		char b1[ADDR_STR_LEN], b2[ADDR_STR_LEN], b3[ADDR_STR_LEN];
 
-		/* One line a flow: its client side (the reply side is its mirror). */
-		if (k[i].dir != SVCBPF_CT_FWD || !ct_of_service(&k[i], &v[i], given ? &svc : NULL))
+		/* One line a flow: its client side. */
+		if (!ct_is_flow(&k[i], &v[i]) || !ct_of_service(&v[i], id, !given))
 			continue;
 		if (idle > t)
 			continue; /* expired: the dataplane no longer uses it */
@@ -125,7 +142,12 @@ static int do_ct_list(int argc, char **argv)
 		out_uint(PRINT_JSON, "service_id", NULL, v[i].svc_id);
 		out_string(PRINT_ANY, "state", "%-11s ",
 			   v[i].state <= SVCBPF_CT_CLOSED ? state_names[v[i].state] : "?");
-		out_uint(PRINT_ANY, "expires_in", "%lus\n", t - idle);
+		out_uint(PRINT_ANY, "expires_in", "%lus", t - idle);
+		/* The client as the backend sees it, when masqueraded. */
+		if (v[i].flags & SVCBPF_CT_F_MASQ)
+			out_string(PRINT_ANY, "masquerade", "  masquerade %s",
+				   fmt_l4addr(b1, &masq, false));
+		out_fp("\n");
 		out_close_object();
 	}
 	out_close_array();
@@ -144,6 +166,7 @@ static int do_ct_flush(int argc, char **argv)
 	struct ct_value *v = NULL;
 	struct l4addr svc = { 0 };
 	size_t n, nsel = 0, gone, flows = 0, naff;
+	uint32_t id;
 	int given = ct_args(argc, argv, "flush", &svc), ret, lock;
 
 	if (given < 0)
@@ -163,10 +186,11 @@ static int do_ct_flush(int argc, char **argv)
 		close(lock);
 		return EXIT_FAIL;
 	}
+	id = given ? ct_service_id(&m, &svc) : 0;
 	for (size_t i = 0; i < n; i++) {
-		if (!ct_of_service(&k[i], &v[i], given ? &svc : NULL))
+		if (!ct_of_service(&v[i], id, !given))
 			continue;
-		flows += k[i].dir == SVCBPF_CT_FWD;
+		flows += ct_is_flow(&k[i], &v[i]);
 		k[nsel++] = k[i];
 	}
 	gone = dp_ct_delete(&m, k, nsel);

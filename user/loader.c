@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <limits.h>
 #include <linux/capability.h>
 #include <linux/if_link.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <net/if_arp.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -492,38 +494,50 @@ static void detach_hook(const char *pin_dir, const char *ifname, enum hook_id ho
  * them; their names never come back.
  */
 static const char *const legacy_pins[] = { "svcbpf_svc_v1", "svcbpf_slot_v1", "svcbpf_ct_v1",
-					   "svcbpf_cnt_v1", "svcbpf_cnt_v2", "svcbpf_cnt_v3",
+					   "svcbpf_cnt_v1", "svcbpf_cnt_v2",  "svcbpf_cnt_v3",
 					   "svcbpf_ct_v2" };
 
 /*
- * Carry the tracked flows of a 0.1 conntrack map over to the new one, so an
- * upgrade keeps every connection on its backend: same key, same value but
- * for the TCP state, which 0.1 did not keep (taken as established).
+ * Carry the tracked flows of an earlier conntrack map over to the new one,
+ * so an upgrade keeps every connection on its backend: same key, and the
+ * value's first 24 bytes as they were (v2: all of it; the masquerade
+ * fields came after), but for 0.1's, which kept no TCP state (taken as
+ * established).
  */
 static void migrate_legacy_ct(const char *pin_dir, const struct dp_maps *m)
 {
-	struct ct_key key, next;
-	struct ct_value v;
-	char path[PATH_MAX];
-	bool first = true;
-	size_t n = 0;
-	int fd;
+	static const char *const old[] = { "svcbpf_ct_v1", "svcbpf_ct_v2" };
 
-	snprintf(path, sizeof(path), "%s/svcbpf_ct_v1", pin_dir);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return;
-	while (n++ < SVCBPF_CT_SIZE * 64ULL &&
-	       !bpf_map_get_next_key(fd, first ? NULL : &key, &next)) {
-		first = false;
-		key = next;
-		if (bpf_map_lookup_elem(fd, &key, &v))
+	for (size_t i = 0; i < sizeof(old) / sizeof(old[0]); i++) {
+		struct ct_key key, next;
+		char path[PATH_MAX];
+		bool first = true;
+		size_t n = 0;
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, old[i]);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
 			continue;
-		v.state = SVCBPF_CT_ESTABLISHED;
-		v.flags = 0;
-		bpf_map_update_elem(m->ct, &key, &v, BPF_NOEXIST);
+		while (n++ < SVCBPF_CT_SIZE * 64ULL &&
+		       !bpf_map_get_next_key(fd, first ? NULL : &key, &next)) {
+			struct ct_value v = { 0 };
+
+			first = false;
+			key = next;
+			if (bpf_map_lookup_elem(fd, &key, &v))
+				continue;
+			v.nat_addr = 0;
+			v.nat_port = 0;
+			v.pad = 0;
+			if (i == 0) {
+				v.state = SVCBPF_CT_ESTABLISHED;
+				v.flags = 0;
+			}
+			bpf_map_update_elem(m->ct, &key, &v, BPF_NOEXIST);
+		}
+		close(fd);
 	}
-	close(fd);
 }
 
 static void unlink_legacy(const char *pin_dir)
@@ -548,7 +562,8 @@ static int check_legacy(const char *pin_dir, char *const *ifnames, int n, char e
 	char(*loaded)[IF_NAMESIZE] = NULL;
 	int nloaded, ret;
 
-	if (!pinned_max_entries(pin_dir, legacy_pins[0]))
+	if (!pinned_max_entries(pin_dir, legacy_pins[0]) &&
+	    !pinned_max_entries(pin_dir, "svcbpf_ct_v2"))
 		return 0;
 	ret = list_ifaces(pin_dir, &loaded, &nloaded);
 	for (int i = 0; !ret && i < nloaded; i++) {
@@ -557,10 +572,11 @@ static int check_legacy(const char *pin_dir, char *const *ifnames, int n, char e
 		for (int j = 0; j < n && !named; j++)
 			named = !strcmp(loaded[i], ifnames[j]);
 		if (!named)
-			ret = fail(err, EINVAL,
-				   "cannot upgrade: svcbpf 0.1 is attached to %s too; load all its "
-				   "interfaces at once",
-				   loaded[i]);
+			ret = fail(
+				err, EINVAL,
+				"cannot upgrade: an earlier svcbpf is attached to %s too; load all "
+				"its interfaces at once",
+				loaded[i]);
 	}
 	free(loaded);
 	return ret;
@@ -793,6 +809,9 @@ int dp_load(const char *pin_dir, char *const *ifnames, int n, const struct load_
 				created[i][h] = false;
 		}
 	}
+	/* NodePorts answer on the addresses of every attached interface. */
+	if (!ret)
+		ret = dp_node_addrs_sync(pin_dir, &maps, err);
 	if (ret) {
 		/* Take back what this call attached; upgrades already done stay. */
 		for (int i = 0; i < n; i++) {
@@ -818,6 +837,102 @@ out:
 		/* Pins this call made and nothing uses: as if it never ran. */
 		dp_unload(pin_dir, NULL, 0, ignored);
 	}
+	return ret;
+}
+
+/* Delete from the hash map @fd every key of @ksize bytes that @keep does not want. */
+static void sweep_map(int fd, size_t ksize, bool (*keep)(const void *key, const void *ctx),
+		      const void *ctx)
+{
+	uint8_t key[8], next[8];
+	bool first = true;
+	size_t n = 0;
+
+	while (n++ < SVCBPF_NODE_ADDRS * 4 && !bpf_map_get_next_key(fd, first ? NULL : key, next)) {
+		first = false;
+		memcpy(key, next, ksize);
+		if (!keep(key, ctx))
+			bpf_map_delete_elem(fd, key);
+	}
+}
+
+struct node_addrs {
+	__be32 addr[SVCBPF_NODE_ADDRS];
+	size_t naddr;
+	__u32 ifindex[SVCBPF_NODE_ADDRS];
+	size_t nif;
+};
+
+static bool want_addr(const void *key, const void *ctx)
+{
+	const struct node_addrs *na = ctx;
+
+	for (size_t i = 0; i < na->naddr; i++)
+		if (!memcmp(key, &na->addr[i], sizeof(na->addr[i])))
+			return true;
+	return false;
+}
+
+static bool want_ifindex(const void *key, const void *ctx)
+{
+	const struct node_addrs *na = ctx;
+
+	for (size_t i = 0; i < na->nif; i++)
+		if (!memcmp(key, &na->ifindex[i], sizeof(na->ifindex[i])))
+			return true;
+	return false;
+}
+
+int dp_node_addrs_sync(const char *pin_dir, const struct dp_maps *m, char err[ERR_LEN])
+{
+	char(*ifs)[IF_NAMESIZE] = NULL;
+	struct ifaddrs *ifa0 = NULL;
+	struct node_addrs *na;
+	int nifs, ret;
+
+	na = calloc(1, sizeof(*na));
+	if (!na)
+		return fail(err, ENOMEM, "out of memory");
+	ret = list_ifaces(pin_dir, &ifs, &nifs);
+	if (!ret && getifaddrs(&ifa0))
+		ret = -errno;
+	if (ret) {
+		fail(err, ret, "cannot read the node's addresses: %s", strerror(-ret));
+		goto out;
+	}
+	/* getifaddrs lists an interface's primary address first: the one masquerade uses. */
+	for (struct ifaddrs *a = ifa0; a; a = a->ifa_next) {
+		__be32 ip;
+		__u32 idx;
+		bool ours = false;
+
+		if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET)
+			continue;
+		for (int i = 0; i < nifs && !ours; i++)
+			ours = !strcmp(ifs[i], a->ifa_name);
+		idx = if_nametoindex(a->ifa_name);
+		if (!ours || !idx || na->naddr == SVCBPF_NODE_ADDRS)
+			continue;
+		ip = ((struct sockaddr_in *)a->ifa_addr)->sin_addr.s_addr;
+		na->addr[na->naddr++] = ip;
+		ret = bpf_map_update_elem(m->nip, &ip, &idx, BPF_ANY);
+		if (!ret && !want_ifindex(&idx, na)) {
+			na->ifindex[na->nif++] = idx;
+			ret = bpf_map_update_elem(m->ifa, &idx, &ip, BPF_ANY);
+		}
+		if (ret) {
+			ret = fail(err, errno, "cannot write the node address maps: %s",
+				   strerror(errno));
+			goto out;
+		}
+	}
+	sweep_map(m->nip, sizeof(__be32), want_addr, na);
+	sweep_map(m->ifa, sizeof(__u32), want_ifindex, na);
+out:
+	if (ifa0)
+		freeifaddrs(ifa0);
+	free(ifs);
+	free(na);
 	return ret;
 }
 
@@ -864,9 +979,9 @@ static int list_ifaces(const char *pin_dir, char (**out)[IF_NAMESIZE], int *n)
 int dp_unload(const char *pin_dir, char *const *ifnames, int n, char err[ERR_LEN])
 {
 	static const char *const maps[] = {
-		SVCBPF_MAP_SVC,	     SVCBPF_MAP_BE,	SVCBPF_MAP_MAGLEV, SVCBPF_MAP_AFF,
-		SVCBPF_MAP_CFG,	     SVCBPF_MAP_CT,	SVCBPF_MAP_CNT,	   SVCBPF_MAP_SVC_STATS,
-		SVCBPF_MAP_BE_STATS, SVCBPF_MAP_EVENTS, SVCBPF_MAP_MON,	   SVCBPF_MAP_SYNC,
+		SVCBPF_MAP_SVC,	     SVCBPF_MAP_BE,	 SVCBPF_MAP_MAGLEV,  SVCBPF_MAP_AFF,
+		SVCBPF_MAP_CFG,	     SVCBPF_MAP_CT,	 SVCBPF_MAP_CNT,     SVCBPF_MAP_SVC_STATS,
+		SVCBPF_MAP_BE_STATS, SVCBPF_MAP_EVENTS,	 SVCBPF_MAP_MON,     SVCBPF_MAP_SYNC,
 		SVCBPF_MAP_SRC,	     SVCBPF_MAP_NODE_IP, SVCBPF_MAP_IF_ADDR,
 	};
 	char(*loaded)[IF_NAMESIZE] = NULL;
@@ -905,9 +1020,19 @@ int dp_unload(const char *pin_dir, char *const *ifnames, int n, char err[ERR_LEN
 	}
 	free(loaded);
 
-	/* The maps go with the last attachment. */
+	/* The maps go with the last attachment; until then they follow what is attached. */
 	ret = list_ifaces(pin_dir, &loaded, &nloaded);
 	free(loaded);
+	if (!ret && nloaded) {
+		struct dp_maps m;
+
+		ret = maps_open(pin_dir, &m);
+		if (!ret)
+			ret = dp_node_addrs_sync(pin_dir, &m, err);
+		else
+			fail(err, ret, "cannot open the maps: %s", strerror(-ret));
+		maps_close(&m);
+	}
 	if (ret || nloaded)
 		return ret;
 	pin_path(path, pin_dir, NULL, NULL);

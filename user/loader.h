@@ -61,6 +61,14 @@ int dp_load_unpinned(struct svcbpf_bpf *skel, struct dp_maps *m);
 /* Detach from @ifnames (all when n == 0); remove every pin when none is left. */
 int dp_unload(const char *pin_dir, char *const *ifnames, int n, char err[ERR_LEN]);
 
+/*
+ * Make the node address maps hold the IPv4 addresses of the interfaces
+ * svcbpf is attached to (where NodePorts answer) and, per interface, the
+ * address a masqueraded client leaves it as (its first). load, unload and
+ * sync call it; an address added later counts from the next sync.
+ */
+int dp_node_addrs_sync(const char *pin_dir, const struct dp_maps *m, char err[ERR_LEN]);
+
 struct hook_info {
 	char ifname[IF_NAMESIZE]; /* the pin's name */
 	char hook[16]; /* tc_ingress, tc_egress, xdp */
