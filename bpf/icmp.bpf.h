@@ -66,7 +66,8 @@ static __always_inline int icmp4_xlate_skb(struct __sk_buff *skb, bool ingress)
 	struct reject_icmphdr *ic;
 	struct ct_value *ct;
 	struct ct_key key;
-	__u32 ihl, in_ihl, check_off;
+	const struct svcbpf_cfg *cfg = cfg_get();
+	__u32 ihl, in_ihl, check_off, tot_len;
 	struct ethhdr *eth = data;
 	void *l4;
 
@@ -77,6 +78,10 @@ static __always_inline int icmp4_xlate_skb(struct __sk_buff *skb, bool ingress)
 	    ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
 		return SVCBPF_PASS;
 	ihl = ip->ihl * 4;
+	tot_len = bpf_ntohs(ip->tot_len);
+	/* Never a truncated or padded one: what is quoted must lie inside the IP length. */
+	if (tot_len < ihl || tot_len > skb->len - sizeof(struct ethhdr))
+		return SVCBPF_PASS;
 	ic = (void *)ip + ihl;
 	if ((void *)(ic + 1) > data_end || !icmp4_is_error(ic->type))
 		return SVCBPF_PASS;
@@ -85,9 +90,15 @@ static __always_inline int icmp4_xlate_skb(struct __sk_buff *skb, bool ingress)
 	    (in->protocol != IPPROTO_TCP && in->protocol != IPPROTO_UDP) ||
 	    in->frag_off & bpf_htons(IP_OFFSET))
 		return SVCBPF_PASS;
+	/*
+	 * An error goes to the quoted packet's sender (Linux's conntrack refuses
+	 * others: "outer daddr mismatch").
+	 */
+	if (ip->daddr != in->saddr)
+		return SVCBPF_PASS;
 	in_ihl = in->ihl * 4;
 	l4 = (void *)in + in_ihl;
-	if (l4 + 8 > data_end)
+	if (l4 + 8 > data_end || l4 + 8 > (void *)ip + tot_len)
 		return SVCBPF_PASS;
 	ports = l4;
 
@@ -100,14 +111,15 @@ static __always_inline int icmp4_xlate_skb(struct __sk_buff *skb, bool ingress)
 	key.proto = in->protocol;
 	key.dir = ingress ? SVCBPF_CT_FWD : SVCBPF_CT_REV;
 	ct = bpf_map_lookup_elem(&svcbpf_ct_v3, &key);
-	if (!ct)
+	if (!ct || !cfg || ct_expired(ct, cfg, key.proto, bpf_ktime_get_coarse_ns()))
 		return SVCBPF_PASS;
 	new_addr = ct->addr;
 	new_port = ct->port;
 
 	if (in->protocol == IPPROTO_UDP)
 		l4_check = l4 + offsetof(struct udphdr, check);
-	else if (l4 + sizeof(struct tcphdr) <= data_end)
+	else if (l4 + sizeof(struct tcphdr) <= data_end &&
+		 l4 + sizeof(struct tcphdr) <= (void *)ip + tot_len)
 		l4_check = l4 + offsetof(struct tcphdr, check);
 	if (l4_check && in->protocol == IPPROTO_UDP && !*l4_check)
 		l4_check = NULL; /* no checksum: stays none */

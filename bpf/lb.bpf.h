@@ -79,8 +79,12 @@ static __always_inline struct svc_value *lb4_lookup_service(const struct pkt4 *p
 		.port = p->dport,
 		.proto = p->proto,
 	};
-	struct svc_value *svc = bpf_map_lookup_elem(&svcbpf_svc_v2, &key);
+	struct svc_value *svc;
 
+	/* 0.0.0.0 is no node address: only the NodePort's own key. */
+	if (!p->daddr)
+		return NULL;
+	svc = bpf_map_lookup_elem(&svcbpf_svc_v2, &key);
 	if (svc || !port_in(p->dport, SVCBPF_NODEPORT_MIN, SVCBPF_NODEPORT_MAX))
 		return svc;
 	if (!bpf_map_lookup_elem(&svcbpf_nip_v1, &p->daddr))
@@ -261,9 +265,10 @@ static __always_inline void snat4_keys(struct ct_key *out, struct ct_key *in, co
 }
 
 /*
- * Should the LRU have evicted a masqueraded flow's outgoing entry, put both
- * back, so its packets keep leaving as the node's (the backend knows no
- * other client). The incoming one only if its port is still free.
+ * Should the LRU have evicted a masqueraded flow's entries, put them back,
+ * so its packets keep leaving as the node's (the backend knows no other
+ * client) and its replies keep coming back. The incoming one only if its
+ * port is still free.
  */
 static __always_inline void snat4_restore(const struct pkt4 *p, const struct ct_value *fwd,
 					  __u64 now)
@@ -280,9 +285,10 @@ static __always_inline void snat4_restore(const struct pkt4 *p, const struct ct_
 	};
 
 	snat4_keys(&out, &in, p, fwd->addr, fwd->port, fwd->nat_addr, fwd->nat_port);
-	if (bpf_map_lookup_elem(&svcbpf_ct_v3, &out))
+	if (!bpf_map_lookup_elem(&svcbpf_ct_v3, &out))
+		bpf_map_update_elem(&svcbpf_ct_v3, &out, &val, BPF_NOEXIST);
+	if (bpf_map_lookup_elem(&svcbpf_ct_v3, &in))
 		return;
-	bpf_map_update_elem(&svcbpf_ct_v3, &out, &val, BPF_NOEXIST);
 	val.addr = p->saddr;
 	val.port = p->sport;
 	bpf_map_update_elem(&svcbpf_ct_v3, &in, &val, BPF_NOEXIST);

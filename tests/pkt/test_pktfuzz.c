@@ -31,8 +31,14 @@
  *     pseudo-header is the same, mod 0xffff, before and after: a bad sum
  *     stays exactly as bad, a good one stays good. A UDP checksum of 0
  *     (none) stays 0 and no other value becomes 0;
- *     ICMP errors, even those quoting a service flow, are not ours: the
- *     programs translate TCP and UDP only, so they pass byte for byte;
+ *   - an ICMP error (destination unreachable, time exceeded, parameter
+ *     problem) that is well formed, sent to its quote's source, and quotes a
+ *     packet whose reversed tuple has a live conntrack entry on that side
+ *     (FWD at tc ingress, REV at tc egress) is translated like that
+ *     packet's reply: only the outer address, the quoted address and port
+ *     and the checksums change, to the entry's address and port, and the
+ *     outer IPv4, ICMP and quoted IPv4 residuals are kept; every other ICMP
+ *     frame, and every one at XDP, passes byte for byte;
  *   - a reject (service without backends) is a well-formed TCP RST or ICMP
  *     port unreachable to the client, checksums verified from scratch;
  *   - with CHECKSUM_COMPLETE, skb->csum still sums the packet after the run
@@ -992,6 +998,7 @@ static struct fz_stats {
 	uint64_t cls[C_CLEAN + 1];
 	uint64_t einval;
 	uint64_t complete_resized; /* rejects under CHECKSUM_COMPLETE that changed length */
+	uint64_t icmp_translated; /* ICMP errors about a tracked flow, translated */
 } st;
 
 static bool keep_going;
@@ -1085,8 +1092,62 @@ static bool be_still(uint32_t id, __be32 addr, __be16 port)
 	return !bpf_map_lookup_elem(maps.be, &id, &be) && be.ip == addr && be.port == port;
 }
 
+/* An ICMP error the tc programs may translate (bpf/icmp.bpf.h): where its parts are. */
+struct fz_icmp {
+	size_t tot; /* outer IP total length */
+	size_t ic, in, l4; /* ICMP header, quoted IPv4 header, quoted TCP/UDP header */
+	size_t l4_check; /* the quoted L4 checksum field when it is updated, else 0 */
+	uint8_t proto;
+	uint32_t saddr, daddr; /* quoted, host order */
+	uint16_t sport, dport;
+};
+
+/* Is @f an ICMP error icmp4_xlate_skb() would look up? Mirrors its checks. */
+static bool fz_icmp_parse(const uint8_t *f, size_t len, struct fz_icmp *q)
+{
+	size_t ihl, in_ihl;
+	uint8_t type;
+
+	memset(q, 0, sizeof(*q));
+	if (len < ETH_HLEN + 20 || rd16(f + 12) != ETH_P_IP || f[14] >> 4 != 4 ||
+	    f[14 + 9] != IPPROTO_ICMP)
+		return false;
+	ihl = (f[14] & 15) * 4u;
+	q->tot = rd16(f + 14 + 2);
+	if (ihl < 20 || rd16(f + 14 + 6) & 0x3fff || q->tot < ihl || q->tot > len - ETH_HLEN)
+		return false;
+	q->ic = ETH_HLEN + ihl;
+	q->in = q->ic + 8;
+	if (q->in + 20 > len)
+		return false;
+	type = f[q->ic];
+	if (type != 3 && type != 11 && type != 12)
+		return false;
+	in_ihl = (f[q->in] & 15) * 4u;
+	q->proto = f[q->in + 9];
+	if (f[q->in] >> 4 != 4 || in_ihl < 20 || (q->proto != TCP && q->proto != UDP) ||
+	    rd16(f + q->in + 6) & 0x1fff)
+		return false;
+	q->saddr = rd32(f + q->in + 12);
+	q->daddr = rd32(f + q->in + 16);
+	if (rd32(f + 14 + 16) != q->saddr)
+		return false; /* not sent to the quoted packet's source */
+	q->l4 = q->in + in_ihl;
+	if (q->l4 + 8 > len || q->l4 + 8 > ETH_HLEN + q->tot)
+		return false;
+	q->sport = rd16(f + q->l4);
+	q->dport = rd16(f + q->l4 + 2);
+	if (q->proto == UDP && rd16(f + q->l4 + 6))
+		q->l4_check = q->l4 + 6;
+	if (q->proto == TCP && q->l4 + 20 <= len && q->l4 + 20 <= ETH_HLEN + q->tot)
+		q->l4_check = q->l4 + 16;
+	return true;
+}
+
 /* What the hook must do with a frame, from the contract. */
 struct expect {
+	bool icmp; /* an ICMP error about a tracked flow: @q, translated to @to */
+	struct fz_icmp q;
 	unsigned allowed; /* 1 << enum outcome */
 	int pass_counter; /* for O_UNTOUCHED: the reason counted, -1 for none */
 	const struct svc_rec *svc; /* O_NAT at ingress: one of its backends */
@@ -1118,6 +1179,22 @@ static struct expect expect_of(enum prog prog, const uint8_t *f, size_t len, con
 		e.pass_counter = SVCBPF_CNT_PASS_MALFORMED;
 	if (p->cls == C_FRAGMENT)
 		e.pass_counter = SVCBPF_CNT_PASS_FRAGMENT;
+	if (p->cls == C_NOT_OURS && prog != XDP_IN && fz_icmp_parse(f, len, &e.q)) {
+		/* Translated like the quoted packet's reply: its tuple reversed. */
+		struct fz_pkt rev = { .saddr = e.q.daddr,
+				      .daddr = e.q.saddr,
+				      .sport = e.q.dport,
+				      .dport = e.q.sport,
+				      .proto = e.q.proto };
+
+		live = ct_live(&rev, prog == TC_EG ? SVCBPF_CT_REV : SVCBPF_CT_FWD, &ct);
+		if (live) {
+			e.icmp = true;
+			e.allowed = live > 0 ? 1u << O_NAT : e.allowed | 1u << O_NAT;
+			e.to = (struct l4addr){ ntohl(ct.addr), ntohs(ct.port), e.q.proto };
+		}
+		return e;
+	}
 	if (p->cls != C_CLEAN)
 		return e;
 
@@ -1237,6 +1314,52 @@ static void check_nat(const struct fz_run *r, const struct fz_pkt *p, const stru
 			       p->proto == TCP ? "TCP" : "UDP", in_ck, out_ck,
 			       l4_residual(in + ETH_HLEN, p->proto, in + p->l4, p->csum_len),
 			       l4_residual(out + ETH_HLEN, p->proto, out + p->l4, p->csum_len));
+}
+
+/*
+ * A translated ICMP error: the outer address, the quoted address and port
+ * and the checksums changed, nothing else, to the entry's address and port;
+ * the outer IPv4, ICMP and quoted IPv4 residuals kept; UDP's 0 kept.
+ */
+static void check_icmp_nat(const struct fz_run *r, const struct expect *e)
+{
+	const struct fz_icmp *q = &e->q;
+	bool in_side = r->prog == TC_IN;
+	size_t outer = ETH_HLEN + (in_side ? 16 : 12), qaddr = q->in + (in_side ? 12 : 16);
+	size_t qport = q->l4 + (in_side ? 0 : 2);
+	const uint8_t *in = r->in, *out = r->out;
+	const size_t fields[][2] = { { outer, 4 },	{ ETH_HLEN + 10, 2 }, { q->ic + 2, 2 },
+				     { qaddr, 4 },	{ q->in + 10, 2 },    { qport, 2 },
+				     { q->l4_check, 2 } };
+
+	if (r->out_len != r->len)
+		return fz_fail(r, "translated ICMP error is %zu bytes, input %zu", r->out_len,
+			       r->len);
+	for (size_t i = 0; i < r->len; i++) {
+		bool mine = false;
+
+		for (size_t k = 0; k < NELEM(fields); k++)
+			mine |= fields[k][0] && i >= fields[k][0] &&
+				i < fields[k][0] + fields[k][1];
+		if (in[i] != out[i] && !mine)
+			return fz_fail(r,
+				       "ICMP byte %zu changed 0x%02x -> 0x%02x: not an address, "
+				       "port or checksum",
+				       i, in[i], out[i]);
+	}
+	if (rd32(out + outer) != e->to.ip || rd32(out + qaddr) != e->to.ip ||
+	    rd16(out + qport) != e->to.port)
+		return fz_fail(r, "ICMP error not translated to the tracked address");
+	if (oc_norm(ip_residual(in + ETH_HLEN, q->ic - ETH_HLEN)) !=
+		    oc_norm(ip_residual(out + ETH_HLEN, q->ic - ETH_HLEN)) ||
+	    oc_norm(ip_residual(in + q->in, q->l4 - q->in)) !=
+		    oc_norm(ip_residual(out + q->in, q->l4 - q->in)) ||
+	    oc_norm(oc_fold(oc_sum(0, in + q->ic, ETH_HLEN + q->tot - q->ic))) !=
+		    oc_norm(oc_fold(oc_sum(0, out + q->ic, ETH_HLEN + q->tot - q->ic))))
+		return fz_fail(r, "ICMP error: an outer IPv4, ICMP or quoted IPv4 checksum "
+				  "residual changed");
+	if (q->proto == UDP && !q->l4_check && rd16(out + q->l4 + 6))
+		return fz_fail(r, "quoted UDP checksum 0 (none) did not stay 0");
 }
 
 /* The length of the reject of @p: a bare RST, or ICMP quoting the IP header and 8 bytes. */
@@ -1449,6 +1572,12 @@ static void fz_check(struct fz_run *r, const uint8_t *in, size_t len)
 	}
 	switch (oc) {
 	case O_NAT:
+		if (e.icmp) {
+			check_icmp_nat(r, &e);
+			st.icmp_translated++;
+			want = SVCBPF_CNT_ICMP_XLATE;
+			break;
+		}
 		check_nat(r, &p, &e);
 		want = r->prog == TC_EG ? SVCBPF_CNT_REVNAT : SVCBPF_CNT_DNAT_NEW;
 		break;
@@ -1675,11 +1804,13 @@ static void test_pktfuzz(void **state)
 		      (unsigned long long)r.iter, (unsigned long long)st.frames,
 		      (unsigned long long)st.runs, dt, st.runs / dt, st.frames / dt);
 	print_message("# parsed as: not ours %llu, malformed %llu, fragment %llu, clean %llu; "
-		      "refused by the kernel %llu; resized rejects under CHECKSUM_COMPLETE %llu\n",
+		      "refused by the kernel %llu; resized rejects under CHECKSUM_COMPLETE %llu; "
+		      "ICMP errors translated %llu\n",
 		      (unsigned long long)st.cls[C_NOT_OURS],
 		      (unsigned long long)st.cls[C_MALFORMED],
 		      (unsigned long long)st.cls[C_FRAGMENT], (unsigned long long)st.cls[C_CLEAN],
-		      (unsigned long long)st.einval, (unsigned long long)st.complete_resized);
+		      (unsigned long long)st.einval, (unsigned long long)st.complete_resized,
+		      (unsigned long long)st.icmp_translated);
 	for (enum prog p = TC_IN; p < NPROG; p++)
 		print_message(
 			"# %s: untouched %llu, translated %llu, rejected %llu, dropped %llu\n",
