@@ -150,3 +150,58 @@ int l4addr_cmp(const struct l4addr *a, const struct l4addr *b)
 		return a->port < b->port ? -1 : 1;
 	return (int)a->proto - (int)b->proto;
 }
+
+int parse_cidr4(const char *s, struct cidr4 *out, char err[ERR_LEN])
+{
+	char ipbuf[INET_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	struct in_addr in;
+	size_t iplen, lenlen;
+	uint32_t ip, mask;
+	unsigned len = 0;
+
+	if (!slash) {
+		snprintf(err, ERR_LEN, "invalid CIDR '%s': expected A.B.C.D/LEN", s);
+		return -EINVAL;
+	}
+	iplen = (size_t)(slash - s);
+	if (iplen == 0 || iplen >= sizeof(ipbuf)) {
+		snprintf(err, ERR_LEN, "invalid CIDR '%s': missing or bad IPv4 address", s);
+		return -EINVAL;
+	}
+	memcpy(ipbuf, s, iplen);
+	ipbuf[iplen] = '\0';
+	if (inet_pton(AF_INET, ipbuf, &in) != 1) {
+		snprintf(err, ERR_LEN, "invalid CIDR '%s': '%s' is not an IPv4 address", s, ipbuf);
+		return -EINVAL;
+	}
+	lenlen = strlen(slash + 1);
+	if (!is_plain_decimal(slash + 1, lenlen) || lenlen > 2) {
+		snprintf(err, ERR_LEN, "invalid CIDR '%s': prefix length must be 0-32", s);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < lenlen; i++)
+		len = len * 10 + (unsigned)(slash[1 + i] - '0');
+	if (len > 32) {
+		snprintf(err, ERR_LEN, "invalid CIDR '%s': prefix length must be 0-32", s);
+		return -EINVAL;
+	}
+	ip = ntohl(in.s_addr);
+	mask = len ? ~0u << (32 - len) : 0;
+	/* As Kubernetes' validation: "10.0.0.1/8" is a typo for an address, not a range. */
+	if (ip & ~mask) {
+		snprintf(err, ERR_LEN, "invalid CIDR '%s': host bits set", s);
+		return -EINVAL;
+	}
+	out->ip = ip;
+	out->len = (uint8_t)len;
+	return 0;
+}
+
+char *fmt_cidr4(char buf[ADDR_STR_LEN], const struct cidr4 *c)
+{
+	char ip[ADDR_STR_LEN];
+
+	snprintf(buf, ADDR_STR_LEN, "%s/%u", fmt_ip(ip, c->ip), c->len);
+	return buf;
+}

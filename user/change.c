@@ -7,11 +7,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +48,9 @@ void change_free(struct change *c)
 	free(c->be);
 	c->be = NULL;
 	c->nbe = 0;
+	free(c->ranges);
+	c->ranges = NULL;
+	c->nranges = 0;
 }
 
 void change_collect(struct change_list *into)
@@ -219,7 +224,8 @@ static uint32_t map_capacity(int fd)
 static int check_capacity(struct store *s, const struct dp_maps *m, const struct change *c,
 			  size_t n, const char *what)
 {
-	size_t nsvc, nbe;
+	size_t nsvc, nbe, nranges;
+	bool ranges = false;
 	uint32_t cap;
 
 	for (size_t i = 0; i < n; i++) {
@@ -244,6 +250,20 @@ static int check_capacity(struct store *s, const struct dp_maps *m, const struct
 	}
 	if (m->svc < 0)
 		return 0;
+	for (size_t i = 0; i < n; i++)
+		ranges |= c[i].nranges > 0;
+	/* Source ranges: counted only when a change has some (a scan of the services). */
+	if (ranges && m->src >= 0) {
+		if (store_range_count(s, &nranges)) {
+			p_err("cannot read the store: %s", store_errmsg(s));
+			return -EIO;
+		}
+		cap = map_capacity(m->src);
+		if (nranges > cap) {
+			p_err("cannot %s: source range map full (%u entries)", what, cap);
+			return -E2BIG;
+		}
+	}
 	if (store_counts(s, &nsvc, &nbe)) {
 		p_err("cannot read the store: %s", store_errmsg(s));
 		return -EIO;
@@ -307,11 +327,159 @@ static int check_owner(struct store *s, const struct change *c, const char *svc)
 	return 0;
 }
 
-/* Write one change into the open transaction; reports errors. */
-static int change_write(struct store *s, const struct change *c)
+/* The flags of a NodePort frontend `svc add --nodeport` makes: kube-proxy's default policy. */
+#define NODEPORT_FLAGS (SVCBPF_SVC_EXTERNAL | SVCBPF_SVC_MASQ)
+
+/* Note @svc for the reconcile: a frontend the change made, changed or deleted on its own. */
+static int touch(struct change_list *touched, const struct l4addr *svc)
 {
-	char svc[ADDR_STR_LEN], be[ADDR_STR_LEN];
-	int ret = 0, missing = 0;
+	struct change t = { .op = CHANGE_SVC_SET, .svc = *svc, .nodeport = -1 };
+
+	if (change_list_add(touched, &t)) {
+		p_err("out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* "0.0.0.0:30080/tcp (NodePort of 10.96.0.51:80/tcp)": who holds a frontend, for errors. */
+static void frontend_name(struct store *s, const struct l4addr *who, char *buf, size_t len)
+{
+	char a[ADDR_STR_LEN], b[ADDR_STR_LEN], owner[512];
+	struct l4addr parent;
+
+	fmt_l4addr(a, who, true);
+	if (store_svc_parent(s, who, &parent) == 1)
+		snprintf(buf, len, "%s (NodePort of %s)", a, fmt_l4addr(b, &parent, true));
+	else if (store_svc_owner(s, who, owner, sizeof(owner)) == 1)
+		snprintf(buf, len, "%s (Service %s)", a, owner);
+	else
+		snprintf(buf, len, "%s", a);
+}
+
+/*
+ * NodePort @port for @c->svc: 1 when free or already its own, 0 when another
+ * frontend (either protocol) has it (@who set), -EIO.
+ */
+static int nodeport_free(struct store *s, const struct change *c, uint16_t port, struct l4addr *who)
+{
+	struct l4addr parent, other = { 0, port, 0 };
+	int rc = store_nodeport_used(s, port, who);
+
+	if (rc <= 0)
+		return rc < 0 ? rc : 1;
+	rc = store_svc_parent(s, who, &parent);
+	if (rc < 0)
+		return rc;
+	if (!rc || l4addr_cmp(&parent, &c->svc))
+		return 0;
+	/* Its own (same protocol): the other protocol's row is someone else's. */
+	other.proto = who->proto == IPPROTO_TCP ? IPPROTO_UDP : IPPROTO_TCP;
+	rc = store_svc_exists(s, &other, &(size_t){ 0 });
+	if (rc == 1)
+		*who = other;
+	return rc < 0 ? rc : !rc;
+}
+
+/*
+ * The NodePort @c asks for: its own port when given; when 0, the one the
+ * service has, else a random free one (as Kubernetes allocates). 0 with
+ * the error reported, or the port.
+ */
+static int nodeport_pick(struct store *s, const struct change *c, const char *svc)
+{
+	const uint32_t span = SVCBPF_NODEPORT_MAX - SVCBPF_NODEPORT_MIN + 1;
+	char name[ADDR_STR_LEN + 600];
+	struct l4addr *kids = NULL, who;
+	uint32_t start;
+	size_t nkids;
+	int rc;
+
+	if (c->nodeport > 0) {
+		rc = nodeport_free(s, c, (uint16_t)c->nodeport, &who);
+		if (rc == 0) {
+			frontend_name(s, &who, name, sizeof(name));
+			p_err("%scannot add %s: nodePort %d is in use by %s", c->where, svc,
+			      c->nodeport, name);
+		}
+		return rc == 1 ? c->nodeport : 0;
+	}
+	/* Added again without a port: the one it has stays (kubectl apply does the same). */
+	if (store_svc_children(s, &c->svc, &kids, &nkids))
+		goto io;
+	rc = nkids ? kids[0].port : 0;
+	free(kids);
+	if (rc)
+		return rc;
+	if (getrandom(&start, sizeof(start), 0) != sizeof(start))
+		start = (uint32_t)now_us() ^ (uint32_t)getpid();
+	for (uint32_t i = 0; i < span; i++) {
+		uint16_t port = (uint16_t)(SVCBPF_NODEPORT_MIN + (start + i) % span);
+
+		rc = store_nodeport_used(s, port, &who);
+		if (rc < 0)
+			goto io;
+		if (!rc)
+			return port;
+	}
+	p_err("%scannot add %s: no free nodePort in %d-%d", c->where, svc, SVCBPF_NODEPORT_MIN,
+	      SVCBPF_NODEPORT_MAX);
+	return 0;
+io:
+	p_err("cannot read the store: %s", store_errmsg(s));
+	return 0;
+}
+
+/*
+ * Make @svc's NodePort frontends follow it: the one on @port (0: none) gets
+ * its backends and affinity, any other goes. Each is noted in @touched.
+ */
+static int nodeport_follow(struct store *s, const struct change *c, int port,
+			   struct change_list *touched, const char *svc)
+{
+	struct l4addr *kids = NULL, want = { 0, (uint16_t)port, c->svc.proto };
+	struct svc_rec rec = { 0 };
+	size_t nkids = 0;
+	int ret = store_svc_children(s, &c->svc, &kids, &nkids);
+
+	for (size_t i = 0; !ret && i < nkids; i++) {
+		if (port < 0 && !i)
+			want = kids[0]; /* a backend change: the port it has */
+		else if (!port || l4addr_cmp(&kids[i], &want))
+			ret = store_svc_del(s, &kids[i]);
+		if (!ret)
+			ret = touch(touched, &kids[i]);
+	}
+	if (!ret && (port > 0 || (port < 0 && nkids))) {
+		ret = store_load_svc(s, &c->svc, &rec);
+		if (!ret) {
+			struct svc_opts o = { .affinity = rec.affinity,
+					      .flags = NODEPORT_FLAGS,
+					      .parent = c->svc };
+
+			ret = store_svc_set(s, &want, &o, rec.be, rec.nbe);
+		}
+		if (!ret)
+			ret = touch(touched, &want);
+		svc_rec_free(&rec);
+	}
+	free(kids);
+	if (ret && ret != -ENOMEM)
+		p_err("%scannot change the NodePort of %s: %s", c->where, svc, store_errmsg(s));
+	return ret;
+}
+
+/*
+ * Write one change into the open transaction; reports errors. Frontends it
+ * changes besides its own (NodePorts) are added to @touched. A NodePort
+ * allocated here is left in @c->nodeport.
+ */
+static int change_write(struct store *s, struct change *c, struct change_list *touched)
+{
+	char svc[ADDR_STR_LEN], be[ADDR_STR_LEN], parent_name[ADDR_STR_LEN];
+	struct l4addr parent;
+	bool cli_change = !c->owner[0];
+	int ret = 0, missing = 0, port = -1;
 
 	fmt_l4addr(svc, &c->svc, true);
 	if (c->nbe)
@@ -319,22 +487,65 @@ static int change_write(struct store *s, const struct change *c)
 	ret = check_owner(s, c, svc);
 	if (ret)
 		return ret;
+	/* A NodePort `svc add --nodeport` made changes only with its service. */
+	if (cli_change) {
+		ret = store_svc_parent(s, &c->svc, &parent);
+		if (ret < 0) {
+			p_err("cannot read the store: %s", store_errmsg(s));
+			return ret;
+		}
+		if (ret) {
+			p_err("%scannot change %s: it is the NodePort of %s (change that service)",
+			      c->where, svc, fmt_l4addr(parent_name, &parent, true));
+			return -EPERM;
+		}
+	}
 	switch (c->op) {
 	case CHANGE_SVC_SET:
-		ret = store_svc_set(s, &c->svc, &(struct svc_opts){ .affinity = c->affinity },
+		if (cli_change && c->nodeport >= 0) {
+			port = nodeport_pick(s, c, svc);
+			if (!port)
+				return -EINVAL;
+		}
+		ret = store_svc_set(s, &c->svc,
+				    &(struct svc_opts){ .affinity = c->affinity,
+							.flags = c->flags,
+							.ranges = c->ranges,
+							.nranges = c->nranges },
 				    c->be, c->nbe);
 		if (!ret)
 			ret = store_svc_owner_set(s, &c->svc, c->owner[0] ? c->owner : NULL);
-		if (ret)
+		if (ret == -EINVAL)
+			p_err("%scannot add %s: flags 0x%x: unknown bits", c->where, svc, c->flags);
+		else if (ret)
 			p_err("%scannot add %s: %s", c->where, svc, store_errmsg(s));
-		break;
+		/* Added again: a NodePort moves to the port given, or goes without one. */
+		if (!ret && cli_change)
+			ret = nodeport_follow(s, c, port < 0 ? 0 : port, touched, svc);
+		if (!ret && port > 0)
+			c->nodeport = port;
+		return ret;
 	case CHANGE_SVC_DEL:
+		/* Its NodePorts go with it (store_svc_del): the maps must hear of them. */
+		if (cli_change) {
+			struct l4addr *kids = NULL;
+			size_t nkids = 0;
+
+			ret = store_svc_children(s, &c->svc, &kids, &nkids);
+			for (size_t i = 0; !ret && i < nkids; i++)
+				ret = touch(touched, &kids[i]);
+			free(kids);
+			if (ret == -EIO)
+				p_err("cannot read the store: %s", store_errmsg(s));
+			if (ret)
+				return ret;
+		}
 		ret = store_svc_del(s, &c->svc);
 		if (ret == -ENOENT)
 			p_err("%scannot delete %s: no such service", c->where, svc);
 		else if (ret)
 			p_err("%scannot delete %s: %s", c->where, svc, store_errmsg(s));
-		break;
+		return ret;
 	case CHANGE_BE_ADD:
 		ret = store_be_add(s, &c->svc, &c->be[0]);
 		if (ret == -ENOENT)
@@ -367,6 +578,9 @@ static int change_write(struct store *s, const struct change *c)
 			      store_errmsg(s));
 		break;
 	}
+	/* A backend change: its NodePort takes the same backend set, in this transaction. */
+	if (!ret && cli_change)
+		ret = nodeport_follow(s, c, -1, touched, svc);
 	return ret;
 }
 
@@ -471,11 +685,13 @@ static int collect(struct change *c, size_t n)
 		l->c = nc;
 		l->cap = cap;
 	}
-	/* The list takes the backend arrays over. */
+	/* The list takes the backend and range arrays over. */
 	memcpy(&l->c[l->n], c, n * sizeof(*c));
 	l->n += n;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		c[i].be = NULL;
+		c[i].ranges = NULL;
+	}
 	return EXIT_OK;
 }
 
@@ -484,11 +700,20 @@ int change_list_add(struct change_list *l, const struct change *c)
 	struct change copy = *c;
 
 	copy.be = NULL;
+	copy.ranges = NULL;
 	if (c->nbe) {
 		copy.be = malloc(c->nbe * sizeof(*copy.be));
 		if (!copy.be)
 			return -ENOMEM;
 		memcpy(copy.be, c->be, c->nbe * sizeof(*copy.be));
+	}
+	if (c->nranges) {
+		copy.ranges = malloc(c->nranges * sizeof(*copy.ranges));
+		if (!copy.ranges) {
+			free(copy.be);
+			return -ENOMEM;
+		}
+		memcpy(copy.ranges, c->ranges, c->nranges * sizeof(*copy.ranges));
 	}
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 16;
@@ -496,6 +721,7 @@ int change_list_add(struct change_list *l, const struct change *c)
 
 		if (!nc) {
 			free(copy.be);
+			free(copy.ranges);
 			return -ENOMEM;
 		}
 		l->c = nc;
@@ -505,6 +731,34 @@ int change_list_add(struct change_list *l, const struct change *c)
 	return 0;
 }
 
+/*
+ * NodePorts allocated by the committed change (@alloc[i]: @c[i] asked for
+ * one): "10.96.0.50:80/tcp nodePort 31234", a line each; in JSON the
+ * service and port, or in a batch a "nodeports" array of them.
+ */
+static void report_allocated(const struct change *c, size_t n, const bool *alloc)
+{
+	char buf[ADDR_STR_LEN];
+	bool batch = false;
+
+	for (size_t i = 0; i < n; i++)
+		batch |= alloc[i] && c[i].where[0];
+	if (batch)
+		out_open_array("nodeports");
+	for (size_t i = 0; i < n; i++) {
+		if (!alloc[i] || c[i].nodeport <= 0)
+			continue;
+		if (batch)
+			out_open_object(NULL);
+		out_string(PRINT_ANY, "service", "%s", fmt_l4addr(buf, &c[i].svc, true));
+		out_uint(PRINT_ANY, "nodeport", " nodePort %lu\n", (uint64_t)c[i].nodeport);
+		if (batch)
+			out_close_object();
+	}
+	if (batch)
+		out_close_array();
+}
+
 int cli_apply(struct change *c, size_t n, const char *what)
 {
 	return cli_apply_with(c, n, what, NULL, NULL);
@@ -512,7 +766,9 @@ int cli_apply(struct change *c, size_t n, const char *what)
 
 int cli_apply_with(struct change *c, size_t n, const char *what, change_pre_fn pre, void *ctx)
 {
-	struct change_list more = { 0 };
+	struct change_list more = { 0 }, touched = { 0 };
+	struct change *all = NULL;
+	bool *alloc = NULL;
 	struct dp_maps m = DP_MAPS_CLOSED;
 	struct store *s = NULL;
 	uint32_t *gone = NULL;
@@ -554,10 +810,28 @@ int cli_apply_with(struct change *c, size_t n, const char *what, change_pre_fn p
 		c = more.c;
 		n = more.n;
 	}
-	for (size_t i = 0; i < n && !ret; i++)
-		ret = change_write(s, &c[i]);
+	alloc = calloc(n + 1, sizeof(*alloc));
+	if (!alloc) {
+		p_err("out of memory");
+		ret = -ENOMEM;
+	}
+	for (size_t i = 0; i < n && !ret; i++) {
+		alloc[i] = c[i].op == CHANGE_SVC_SET && !c[i].owner[0] && c[i].nodeport == 0;
+		ret = change_write(s, &c[i], &touched);
+	}
+	/* The NodePorts the changes moved along are reconciled (and counted) with them. */
+	if (!ret && touched.n) {
+		all = malloc((n + touched.n) * sizeof(*all));
+		if (!all) {
+			p_err("out of memory");
+			ret = -ENOMEM;
+		} else {
+			memcpy(all, c, n * sizeof(*c));
+			memcpy(all + n, touched.c, touched.n * sizeof(*c));
+		}
+	}
 	if (!ret)
-		ret = check_capacity(s, &m, c, n, what);
+		ret = check_capacity(s, &m, all ? all : c, all ? n + touched.n : n, what);
 	if (!ret && m.svc >= 0 && !behind)
 		ret = maps_behind_set();
 	if (ret) {
@@ -582,6 +856,11 @@ int cli_apply_with(struct change *c, size_t n, const char *what, change_pre_fn p
 	}
 	t1 = now_us();
 	apply_stats.store_us = t1 - t0;
+	report_allocated(c, n, alloc);
+	if (all) {
+		c = all;
+		n += touched.n;
+	}
 	if (m.svc < 0)
 		goto out; /* not loaded: programmed at the next `svcbpf load` */
 
@@ -640,5 +919,8 @@ out:
 	close(lock);
 	maps_close(&m);
 	change_list_free(&more);
+	change_list_free(&touched);
+	free(all); /* a shallow copy: the arrays it names belong to @c and @touched */
+	free(alloc);
 	return ret ? EXIT_FAIL : EXIT_OK;
 }

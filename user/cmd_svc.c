@@ -23,8 +23,10 @@ static int svc_help(int argc, char **argv)
 	fprintf(stderr,
 		"Usage: svcbpf svc add VIP:PORT[/tcp|udp] [--backend IP:PORT[,weight=N]]...\n"
 		"                      [--affinity none|client-ip[,timeout=SECONDS]]\n"
+		"                      [--nodeport PORT]\n"
 		"       svcbpf svc del VIP:PORT[/tcp|udp]\n"
 		"       svcbpf svc list [-o json]\n"
+		"       svcbpf svc get VIP:PORT[/tcp|udp] [-o json]\n"
 		"       svcbpf svc explain VIP:PORT[/tcp|udp] --from IP:PORT [--proto tcp|udp]\n"
 		"\n"
 		"'svc add' creates the service, or replaces the settings and backend set of an\n"
@@ -33,8 +35,13 @@ static int svc_help(int argc, char **argv)
 		"proportion to its weight (default 1; 0: no new flows). With client-ip affinity\n"
 		"(timeout default %d s) a client's new flows follow its earlier ones until the\n"
 		"timeout passes without traffic. A service without backends drops its traffic.\n"
+		"--nodeport PORT (%d-%d, or 0 to allocate a free one) also serves the service\n"
+		"on PORT of every address of the loaded interfaces (a NodePort: frontend\n"
+		"0.0.0.0:PORT, clients masqueraded to the node's address). It follows its\n"
+		"service: backend changes apply to both, 'svc del' removes both; 'svc add'\n"
+		"again without --nodeport removes it.\n"
 		"'svc explain' prints which backend a new flow would get, and why.\n",
-		SVCBPF_AFFINITY_TIMEOUT);
+		SVCBPF_AFFINITY_TIMEOUT, SVCBPF_NODEPORT_MIN, SVCBPF_NODEPORT_MAX);
 	return EXIT_OK;
 }
 
@@ -64,8 +71,11 @@ int parse_svc_arg(const char *arg, struct l4addr *svc)
 		p_err("%s", err);
 		return -EINVAL;
 	}
-	/* A ClusterIP is a unicast address no host owns: not 0/8, loopback, multicast or E. */
-	if (svc->ip >> 24 == 0 || svc->ip >> 24 == 127 || svc->ip >> 28 >= 14) {
+	/*
+	 * A ClusterIP is a unicast address no host owns: not 0/8, loopback,
+	 * multicast or E. 0.0.0.0 itself names a NodePort frontend.
+	 */
+	if ((svc->ip && svc->ip >> 24 == 0) || svc->ip >> 24 == 127 || svc->ip >> 28 >= 14) {
 		p_err("invalid service address '%s': not a unicast address", arg);
 		return -EINVAL;
 	}
@@ -142,10 +152,26 @@ int parse_affinity_arg(const char *arg, uint32_t *timeout)
 	return 0;
 }
 
+/* "0" (allocate) or a port in the NodePort range. Reports errors. */
+static int parse_nodeport_arg(const char *arg, int *port)
+{
+	char err[ERR_LEN];
+	uint32_t v;
+
+	if (parse_u32(arg, "nodePort", 0, 65535, &v, err) ||
+	    (v && (v < SVCBPF_NODEPORT_MIN || v > SVCBPF_NODEPORT_MAX))) {
+		p_err("invalid nodePort '%s': must be %d-%d, or 0 to allocate", arg,
+		      SVCBPF_NODEPORT_MIN, SVCBPF_NODEPORT_MAX);
+		return -EINVAL;
+	}
+	*port = (int)v;
+	return 0;
+}
+
 static int do_svc_add(int argc, char **argv)
 {
-	struct change c = { .op = CHANGE_SVC_SET };
-	const char *svc_arg = NULL, *aff_arg = NULL, **args;
+	struct change c = { .op = CHANGE_SVC_SET, .nodeport = -1 };
+	const char *svc_arg = NULL, *aff_arg = NULL, *np_arg = NULL, **args;
 	char what[ADDR_STR_LEN + 8], buf[ADDR_STR_LEN];
 	int ret = EXIT_FAIL;
 
@@ -182,6 +208,20 @@ static int do_svc_add(int argc, char **argv)
 			} else {
 				aff_arg = argv[++i];
 			}
+		} else if (!strcmp(argv[i], "--nodeport") || !strncmp(argv[i], "--nodeport=", 11)) {
+			if (np_arg) {
+				ret = usage_err("svc add: --nodeport given twice");
+				goto out;
+			}
+			if (argv[i][10] == '=') {
+				np_arg = argv[i] + 11;
+			} else if (i + 1 >= argc) {
+				ret = usage_err("--nodeport needs a port (%d-%d, or 0 to allocate)",
+						SVCBPF_NODEPORT_MIN, SVCBPF_NODEPORT_MAX);
+				goto out;
+			} else {
+				np_arg = argv[++i];
+			}
 		} else if (argv[i][0] == '-') {
 			ret = usage_err("svc add: unknown option '%s'", argv[i]);
 			goto out;
@@ -200,7 +240,14 @@ static int do_svc_add(int argc, char **argv)
 	}
 	if (parse_svc_arg(svc_arg, &c.svc))
 		goto out;
+	/* 0.0.0.0 names NodePort frontends, which --nodeport makes. */
+	if (!c.svc.ip) {
+		p_err("invalid service address '%s': not a unicast address", svc_arg);
+		goto out;
+	}
 	if (aff_arg && parse_affinity_arg(aff_arg, &c.affinity))
+		goto out;
+	if (np_arg && parse_nodeport_arg(np_arg, &c.nodeport))
 		goto out;
 	if (c.nbe > SVCBPF_MAX_SVC_BACKENDS) {
 		p_err("cannot add %s: %zu backends, at most %d", svc_arg, c.nbe,
@@ -248,15 +295,96 @@ static const char *be_state_name(uint8_t state)
 	return state == SVCBPF_BE_DRAINING ? "draining" : "active";
 }
 
+/* What kind of frontend @r is, as `kubectl get svc` names service types. */
+static const char *svc_type(const struct svc_rec *r)
+{
+	if (!r->addr.ip)
+		return "NodePort";
+	return r->flags & SVCBPF_SVC_EXTERNAL ? "ExternalIP" : "ClusterIP";
+}
+
+/* A plain ClusterIP: printed as before frontends had types. */
+static bool svc_plain(const struct svc_rec *r)
+{
+	return r->addr.ip && !r->flags && !r->nranges;
+}
+
+/*
+ * One service: a line (with a TYPE column when @typed) and its backends,
+ * or its JSON object.
+ */
+static void print_svc(const struct svc_rec *r, const char *state, bool typed)
+{
+	bool external = !r->addr.ip || (r->flags & SVCBPF_SVC_EXTERNAL);
+	char buf[ADDR_STR_LEN];
+
+	out_string(PRINT_FP, NULL, "%-24s ", fmt_l4addr(buf, &r->addr, true));
+	out_string(PRINT_JSON, "address", NULL, fmt_ip(buf, r->addr.ip));
+	out_uint(PRINT_JSON, "port", NULL, r->addr.port);
+	out_string(PRINT_JSON, "protocol", NULL, proto_name(r->addr.proto));
+	out_uint(PRINT_JSON, "id", NULL, (uint64_t)r->id);
+	out_string(typed ? PRINT_ANY : PRINT_JSON, "type", "%-11s ", svc_type(r));
+	out_uint(PRINT_ANY, "backend_count", "%-8lu ", r->nbe);
+	out_string(PRINT_ANY, "state", "%s", state);
+	if (r->affinity)
+		out_fp("  affinity client-ip,timeout=%u", r->affinity);
+	if (external)
+		out_string(PRINT_ANY, "external_traffic_policy", "  policy %s",
+			   r->flags & SVCBPF_SVC_LOCAL ? "Local" : "Cluster");
+	if (r->nranges)
+		out_fp("  ranges");
+	out_open_array("source_ranges");
+	for (size_t j = 0; j < r->nranges; j++)
+		out_string(PRINT_ANY, NULL, j ? ",%s" : " %s", fmt_cidr4(buf, &r->ranges[j]));
+	out_close_array();
+	if (r->parent.ip || r->parent.port)
+		out_string(PRINT_ANY, "parent", "  nodeport-of %s",
+			   fmt_l4addr(buf, &r->parent, true));
+	out_fp("\n");
+	out_string(PRINT_JSON, "affinity", NULL, r->affinity ? "client-ip" : "none");
+	out_uint(PRINT_JSON, "affinity_timeout", NULL, r->affinity);
+	out_open_array("backends");
+	for (size_t j = 0; j < r->nbe; j++) {
+		const struct be_rec *b = &r->be[j];
+
+		out_open_object(NULL);
+		out_string(PRINT_FP, NULL, "  -> %-20s ", fmt_l4addr(buf, &b->addr, false));
+		out_string(PRINT_JSON, "address", NULL, fmt_ip(buf, b->addr.ip));
+		out_uint(PRINT_JSON, "port", NULL, b->addr.port);
+		out_uint(PRINT_JSON, "id", NULL, (uint64_t)b->id);
+		out_uint(PRINT_ANY, "weight", "weight %-5lu ", b->weight);
+		out_string(PRINT_ANY, "state", "%s\n", be_state_name(b->state));
+		out_close_object();
+	}
+	out_close_array();
+}
+
+static const char *svc_state(const struct dp_maps *m, const struct svc_rec *r)
+{
+	return m->svc < 0		   ? "not-loaded" :
+	       dp_service_programmed(m, r) ? "programmed" :
+					     "out-of-sync";
+}
+
+/* The header of the service lines; TYPE only once a frontend is not a plain ClusterIP. */
+static void print_header(bool typed)
+{
+	if (json_output)
+		return;
+	if (typed)
+		printf("%-24s %-11s %-8s %s\n", "SERVICE", "TYPE", "BACKENDS", "STATE");
+	else
+		printf("%-24s %-8s %s\n", "SERVICE", "BACKENDS", "STATE");
+}
+
 static int do_svc_list(int argc, char **argv)
 {
 	struct dp_maps m = DP_MAPS_CLOSED;
 	struct hook_info *hooks = NULL;
 	struct store *s = NULL;
 	struct model md = { 0 };
-	char buf[ADDR_STR_LEN];
 	int nhooks = 0, ret;
-	bool loaded;
+	bool loaded, typed = false;
 
 	if (argc)
 		return usage_err("svc list: unexpected argument '%s'", argv[0]);
@@ -273,42 +401,14 @@ static int do_svc_list(int argc, char **argv)
 	if (loaded)
 		dp_list_hooks(cli.pin_dir, &hooks, &nhooks);
 
+	for (size_t i = 0; i < md.n; i++)
+		typed |= !svc_plain(&md.svc[i]);
 	out_open_array("services");
-	if (!json_output && md.n)
-		printf("%-24s %-8s %s\n", "SERVICE", "BACKENDS", "STATE");
+	if (md.n)
+		print_header(typed);
 	for (size_t i = 0; i < md.n; i++) {
-		const struct svc_rec *r = &md.svc[i];
-		const char *state = !loaded			 ? "not-loaded" :
-				    dp_service_programmed(&m, r) ? "programmed" :
-								   "out-of-sync";
-
 		out_open_object(NULL);
-		out_string(PRINT_FP, NULL, "%-24s ", fmt_l4addr(buf, &r->addr, true));
-		out_string(PRINT_JSON, "address", NULL, fmt_ip(buf, r->addr.ip));
-		out_uint(PRINT_JSON, "port", NULL, r->addr.port);
-		out_string(PRINT_JSON, "protocol", NULL, proto_name(r->addr.proto));
-		out_uint(PRINT_JSON, "id", NULL, (uint64_t)r->id);
-		out_uint(PRINT_ANY, "backend_count", "%-8lu ", r->nbe);
-		out_string(PRINT_ANY, "state", "%s", state);
-		if (r->affinity)
-			out_fp("  affinity client-ip,timeout=%u", r->affinity);
-		out_fp("\n");
-		out_string(PRINT_JSON, "affinity", NULL, r->affinity ? "client-ip" : "none");
-		out_uint(PRINT_JSON, "affinity_timeout", NULL, r->affinity);
-		out_open_array("backends");
-		for (size_t j = 0; j < r->nbe; j++) {
-			const struct be_rec *b = &r->be[j];
-
-			out_open_object(NULL);
-			out_string(PRINT_FP, NULL, "  -> %-20s ", fmt_l4addr(buf, &b->addr, false));
-			out_string(PRINT_JSON, "address", NULL, fmt_ip(buf, b->addr.ip));
-			out_uint(PRINT_JSON, "port", NULL, b->addr.port);
-			out_uint(PRINT_JSON, "id", NULL, (uint64_t)b->id);
-			out_uint(PRINT_ANY, "weight", "weight %-5lu ", b->weight);
-			out_string(PRINT_ANY, "state", "%s\n", be_state_name(b->state));
-			out_close_object();
-		}
-		out_close_array();
+		print_svc(&md.svc[i], svc_state(&m, &md.svc[i]), typed);
 		out_close_object();
 	}
 	out_close_array();
@@ -345,6 +445,51 @@ fail:
 	store_close(s);
 	maps_close(&m);
 	return EXIT_FAIL;
+}
+
+/* `svc get VIP:PORT`: one service as `svc list` shows it (a JSON object of its own). */
+static int do_svc_get(int argc, char **argv)
+{
+	struct dp_maps m = DP_MAPS_CLOSED;
+	struct store *s = NULL;
+	struct svc_rec r = { 0 };
+	struct l4addr svc;
+	char buf[ADDR_STR_LEN];
+	int ret = EXIT_FAIL, rc;
+
+	if (argc != 1)
+		return usage_err(argc ? "svc get: too many arguments" :
+					"svc get: missing VIP:PORT");
+	if (argv[0][0] == '-')
+		return usage_err("svc get: unknown option '%s'", argv[0]);
+	if (change_collecting())
+		return usage_err("svc get: only changes belong in a batch");
+	if (parse_svc_arg(argv[0], &svc))
+		return EXIT_FAIL;
+	if (!require_privileges())
+		return EXIT_FAIL;
+	rc = cli_open_maps(&m);
+	if (rc && rc != -ENOENT)
+		return EXIT_FAIL;
+	if (cli_open_store(&s))
+		goto out;
+	rc = store_load_svc(s, &svc, &r);
+	if (rc == -ENOENT) {
+		p_err("no service %s", fmt_l4addr(buf, &svc, true));
+		goto out;
+	}
+	if (rc) {
+		p_err("cannot read the store: %s", store_errmsg(s));
+		goto out;
+	}
+	print_header(!svc_plain(&r));
+	print_svc(&r, svc_state(&m, &r), !svc_plain(&r));
+	ret = EXIT_OK;
+out:
+	svc_rec_free(&r);
+	store_close(s);
+	maps_close(&m);
+	return ret;
 }
 
 /* The live FWD conntrack entry of a flow, as the dataplane would judge it. */
@@ -545,9 +690,9 @@ out:
 }
 
 static const struct cmd svc_cmds[] = {
-	{ "add", do_svc_add },	 { "del", do_svc_del },	  { "delete", do_svc_del },
-	{ "list", do_svc_list }, { "show", do_svc_list }, { "explain", do_svc_explain },
-	{ "help", svc_help },	 { NULL, NULL },
+	{ "add", do_svc_add },	       { "del", do_svc_del },	{ "delete", do_svc_del },
+	{ "list", do_svc_list },       { "show", do_svc_list }, { "get", do_svc_get },
+	{ "explain", do_svc_explain }, { "help", svc_help },	{ NULL, NULL },
 };
 
 int do_svc(int argc, char **argv)

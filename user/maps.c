@@ -79,9 +79,9 @@ int maps_open(const char *pin_dir, struct dp_maps *m)
 {
 	int *fds[] = DP_FDS(m);
 	static const char *const names[] = {
-		SVCBPF_MAP_SVC,	     SVCBPF_MAP_BE,	SVCBPF_MAP_MAGLEV, SVCBPF_MAP_CT,
-		SVCBPF_MAP_CNT,	     SVCBPF_MAP_AFF,	SVCBPF_MAP_CFG,	   SVCBPF_MAP_SVC_STATS,
-		SVCBPF_MAP_BE_STATS, SVCBPF_MAP_EVENTS, SVCBPF_MAP_MON,	   SVCBPF_MAP_SYNC,
+		SVCBPF_MAP_SVC,	     SVCBPF_MAP_BE,	 SVCBPF_MAP_MAGLEV,  SVCBPF_MAP_CT,
+		SVCBPF_MAP_CNT,	     SVCBPF_MAP_AFF,	 SVCBPF_MAP_CFG,     SVCBPF_MAP_SVC_STATS,
+		SVCBPF_MAP_BE_STATS, SVCBPF_MAP_EVENTS,	 SVCBPF_MAP_MON,     SVCBPF_MAP_SYNC,
 		SVCBPF_MAP_SRC,	     SVCBPF_MAP_NODE_IP, SVCBPF_MAP_IF_ADDR,
 	};
 	_Static_assert(sizeof(names) / sizeof(names[0]) == sizeof(fds) / sizeof(fds[0]),
@@ -221,7 +221,90 @@ struct svc_value dp_svc_value_of(const struct svc_rec *r)
 		v.flags = SVCBPF_SVC_AFFINITY;
 		v.affinity_timeout = r->affinity;
 	}
+	if (r->nranges)
+		v.flags |= SVCBPF_SVC_SRC_RANGES;
+	v.flags |= r->flags & (SVCBPF_SVC_EXTERNAL | SVCBPF_SVC_MASQ | SVCBPF_SVC_LOCAL);
 	return v;
+}
+
+static struct src_key src_key_of(uint32_t id, const struct cidr4 *c)
+{
+	struct src_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.prefixlen = 32 + c->len;
+	k.svc_id = id;
+	k.addr = htonl(c->ip);
+	return k;
+}
+
+/* Is @k one of @r's source ranges? */
+static bool src_wanted(const struct svc_rec *r, const struct src_key *k)
+{
+	for (size_t i = 0; r && i < r->nranges; i++) {
+		struct src_key w = src_key_of((uint32_t)r->id, &r->ranges[i]);
+
+		if (!memcmp(&w, k, sizeof(w)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Write @r's loadBalancerSourceRanges entries (before the service entry
+ * whose flag makes the dataplane look them up). Returns 0 or -errno.
+ */
+static int src_write(const struct dp_maps *m, const struct svc_rec *r)
+{
+	__u8 one = 1;
+
+	for (size_t i = 0; m->src >= 0 && i < r->nranges; i++) {
+		struct src_key k = src_key_of((uint32_t)r->id, &r->ranges[i]);
+
+		if (bpf_map_update_elem(m->src, &k, &one, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+static void *map_keys(int fd, size_t ksz, size_t *n);
+
+/*
+ * Delete the source range entries of service @id that @r (NULL: none) does
+ * not have: after the service entry stopped naming them. With @ids (sorted,
+ * @nids), every entry whose service is not among them instead.
+ */
+static void src_sweep(const struct dp_maps *m, uint32_t id, const struct svc_rec *r,
+		      const uint32_t *ids, size_t nids)
+{
+	struct src_key *keys;
+	size_t n;
+
+	if (m->src < 0)
+		return;
+	keys = map_keys(m->src, sizeof(*keys), &n);
+	for (size_t i = 0; keys && i < n; i++) {
+		bool stale;
+
+		if (ids) {
+			stale = true;
+			for (size_t lo = 0, hi = nids; lo < hi && stale;) {
+				size_t mid = (lo + hi) / 2;
+
+				if (ids[mid] == keys[i].svc_id)
+					stale = false;
+				else if (ids[mid] < keys[i].svc_id)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+		} else {
+			stale = keys[i].svc_id == id && !src_wanted(r, &keys[i]);
+		}
+		if (stale)
+			bpf_map_delete_elem(m->src, &keys[i]);
+	}
+	free(keys);
 }
 
 static int map_err(char err[ERR_LEN], const char *what, const struct l4addr *a, int e)
@@ -412,15 +495,26 @@ int dp_sync_service(const struct dp_maps *m, const struct svc_rec *r, char err[E
 	if (ret)
 		return map_err(err, "Maglev", &r->addr, -ret);
 
-	/* 3. The service entry, when it is new or its settings changed. */
+	/* 3. Its source ranges, before an entry that turns them on. */
+	ret = src_write(m, r);
+	if (ret)
+		return map_err(err, "source range", &r->addr, -ret);
+
+	/* 4. The service entry, when it is new or its settings changed. */
 	have_old = !bpf_map_lookup_elem(m->svc, &key, &old);
-	if (have_old && !memcmp(&old, &val, sizeof(val)))
-		return 0;
-	if (bpf_map_update_elem(m->svc, &key, &val, BPF_ANY))
-		return map_err(err, "service", &r->addr, errno);
-	/* Deleted and added again (one batch): the old id's table goes. */
-	if (have_old && old.id != val.id)
-		bpf_map_delete_elem(m->mag, &old.id);
+	if (!have_old || memcmp(&old, &val, sizeof(val))) {
+		if (bpf_map_update_elem(m->svc, &key, &val, BPF_ANY))
+			return map_err(err, "service", &r->addr, errno);
+		/* Deleted and added again (one batch): the old id's table goes. */
+		if (have_old && old.id != val.id) {
+			bpf_map_delete_elem(m->mag, &old.id);
+			if (old.flags & SVCBPF_SVC_SRC_RANGES)
+				src_sweep(m, old.id, NULL, NULL, 0);
+		}
+	}
+	/* 5. Ranges it no longer has: no entry looks them up any more. */
+	if (r->nranges || (have_old && (old.flags & SVCBPF_SVC_SRC_RANGES)))
+		src_sweep(m, val.id, r, NULL, 0);
 	return 0;
 }
 
@@ -525,6 +619,9 @@ int dp_sync_services(const struct dp_maps *m, const struct svc_rec *const *r, si
 		int owners = maglev_build_svc(fresh[i], m->maglev_m, slots);
 
 		ret = owners < 0 ? owners : table_publish(m, sv[i].id, slots, owners, NULL);
+		/* Source ranges before the entry that turns them on. */
+		if (!ret)
+			ret = src_write(m, fresh[i]);
 	}
 	if (!ret)
 		ret = update_many(m->svc, sk, sizeof(*sk), sv, sizeof(*sv), nsvc);
@@ -556,6 +653,9 @@ int dp_remove_service(const struct dp_maps *m, const struct l4addr *svc)
 	if (bpf_map_delete_elem(m->mag, &old.id) && errno != ENOENT)
 		return -errno;
 	bpf_map_delete_elem(m->sst, &old.id);
+	/* Its source ranges, now that no entry looks them up (others: dp_sync_all sweeps). */
+	if (old.flags & SVCBPF_SVC_SRC_RANGES)
+		src_sweep(m, old.id, NULL, NULL, 0);
 	return 0;
 }
 
@@ -742,6 +842,32 @@ int dp_remove_backends(const struct dp_maps *m, const uint32_t *ids, size_t n)
 	return ret;
 }
 
+/*
+ * Does the trie hold exactly @r's ranges under its id? (A lookup would
+ * not say: an LPM trie answers with the longest prefix that covers a key.)
+ */
+static bool src_programmed(const struct dp_maps *m, const struct svc_rec *r)
+{
+	struct src_key *keys;
+	size_t n, mine = 0;
+	bool ok = true;
+
+	if (m->src < 0)
+		return false;
+	keys = map_keys(m->src, sizeof(*keys), &n);
+	if (!keys)
+		return false;
+	for (size_t i = 0; i < n && ok; i++) {
+		if (keys[i].svc_id != (uint32_t)r->id)
+			continue;
+		mine++;
+		ok = src_wanted(r, &keys[i]);
+	}
+	free(keys);
+	/* Each wanted one is there once (the ranges of a row are distinct). */
+	return ok && mine == r->nranges;
+}
+
 bool dp_service_programmed(const struct dp_maps *m, const struct svc_rec *r)
 {
 	struct svc_key key = svc_key_of(&r->addr);
@@ -751,6 +877,9 @@ bool dp_service_programmed(const struct dp_maps *m, const struct svc_rec *r)
 	int owners, rc;
 
 	if (bpf_map_lookup_elem(m->svc, &key, &got) || memcmp(&got, &want, sizeof(got)))
+		return false;
+	/* Flags are compared with the entry; the ranges are entries of their own. */
+	if (r->nranges && !src_programmed(m, r))
 		return false;
 	for (size_t i = 0; i < r->nbe; i++) {
 		struct backend_value bw = backend_value_of(&r->be[i]), bg;
@@ -856,6 +985,9 @@ int dp_sync_all(const struct dp_maps *m, const struct model *md, char err[ERR_LE
 	}
 	qsort(ids, nids, sizeof(*ids), cmp_u32);
 	qsort(bes, nbes, sizeof(*bes), cmp_u32);
+
+	/* Source ranges of services the store lacks (each service's own: its sync above). */
+	src_sweep(m, 0, NULL, ids, nids);
 
 	__u32 *keys = map_keys(m->mag, sizeof(*keys), &nkeys);
 

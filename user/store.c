@@ -80,6 +80,9 @@ static const char upgrade_v3[] = "ALTER TABLE service ADD COLUMN owner TEXT;";
 static const char upgrade_v4[] = "ALTER TABLE service ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;"
 				 "ALTER TABLE service ADD COLUMN ranges TEXT;"
 				 "ALTER TABLE service ADD COLUMN parent INTEGER;";
+/* A service's NodePort frontends, found from it (svc del, backend changes). */
+static const char schema_parent_index[] =
+	"CREATE INDEX IF NOT EXISTS service_parent ON service(parent) WHERE parent IS NOT NULL;";
 /* Node settings by name ("node-name"). */
 static const char schema_settings[] =
 	"CREATE TABLE IF NOT EXISTS setting (name TEXT PRIMARY KEY, value TEXT NOT NULL);";
@@ -200,7 +203,8 @@ int store_open(const char *dir, struct store **out, char err[ERR_LEN])
 	     (version == 1 && exec(s, upgrade_v2)) ||
 	     (version >= 1 && version < 3 && exec(s, upgrade_v3)) ||
 	     (version >= 1 && exec(s, upgrade_v4)) || exec(s, schema_objects) ||
-	     exec(s, schema_settings) || exec(s, "PRAGMA user_version = 4") || exec(s, "COMMIT"))) {
+	     exec(s, schema_settings) || exec(s, schema_parent_index) ||
+	     exec(s, "PRAGMA user_version = 4") || exec(s, "COMMIT"))) {
 		snprintf(err, ERR_LEN, "cannot initialise store %s: %s", path,
 			 sqlite3_errmsg(s->db));
 		goto fail;
@@ -340,29 +344,155 @@ static int64_t svc_id(struct store *s, const struct l4addr *svc)
 	return rc < 0 ? rc : rc ? id : 0;
 }
 
+/* Every flag a row may hold: affinity and source ranges are derived (maps.c). */
+#define STORE_SVC_FLAGS (SVCBPF_SVC_EXTERNAL | SVCBPF_SVC_MASQ | SVCBPF_SVC_LOCAL)
+/* Ranges text of one service: "255.255.255.255/32," each. */
+#define STORE_RANGE_TEXT 20
+
+/* "10.0.0.0/8,192.0.2.0/24" for @r[0..n) (malloc'd), NULL when none or out of memory. */
+static char *ranges_text(const struct cidr4 *r, size_t n)
+{
+	char *t, *p, buf[ADDR_STR_LEN];
+
+	if (!n)
+		return NULL;
+	t = malloc(n * STORE_RANGE_TEXT + 1);
+	if (!t)
+		return NULL;
+	p = t;
+	for (size_t i = 0; i < n; i++) {
+		bool again = false;
+
+		/* Each prefix once: the maps hold one entry for it. */
+		for (size_t j = 0; j < i && !again; j++)
+			again = r[j].ip == r[i].ip && r[j].len == r[i].len;
+		if (!again)
+			p += sprintf(p, "%s%s", p > t ? "," : "", fmt_cidr4(buf, &r[i]));
+	}
+	return t;
+}
+
+/* Parse ranges text into *@out (NULL, 0 for none); -EINVAL with @err, -ENOMEM. */
+static int ranges_parse(const char *text, struct cidr4 **out, size_t *n, char err[ERR_LEN])
+{
+	size_t cap = 1;
+	const char *p;
+	char *copy, *tok;
+	int ret = 0;
+
+	*out = NULL;
+	*n = 0;
+	for (p = text; *p; p++)
+		cap += *p == ',';
+	copy = strdup(text);
+	*out = calloc(cap, sizeof(**out));
+	if (!copy || !*out) {
+		free(copy);
+		free(*out);
+		*out = NULL;
+		return -ENOMEM;
+	}
+	/* strtok would skip empty items: "a,,b" and "" must be refused, not read as fewer. */
+	tok = copy;
+	for (;;) {
+		char *comma = strchr(tok, ',');
+
+		if (comma)
+			*comma = '\0';
+		if (parse_cidr4(tok, &(*out)[*n], err)) {
+			ret = -EINVAL;
+			break;
+		}
+		(*n)++;
+		if (!comma)
+			break;
+		tok = comma + 1;
+	}
+	free(copy);
+	if (ret) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return ret;
+}
+
 int store_svc_set(struct store *s, const struct l4addr *svc, const struct svc_opts *o,
 		  const struct be_rec *be, size_t n)
 {
-	uint32_t affinity = o ? o->affinity : 0;
+	static const struct svc_opts none;
+	const struct l4addr *pa;
+	char *ranges = NULL;
+	int64_t id, parent = 0;
+	sqlite3_stmt *st;
+	int created, rc;
 
-	int64_t args[4] = { svc->ip, svc->port, svc->proto, affinity };
-	int created = run(s,
-			  "INSERT OR IGNORE INTO service (vip, port, proto, affinity) "
-			  "VALUES (?, ?, ?, ?)",
-			  4, args);
-	int64_t id;
+	if (!o)
+		o = &none;
+	pa = &o->parent;
+	if (o->flags & ~STORE_SVC_FLAGS)
+		return -EINVAL;
+	if (pa->ip || pa->port || pa->proto) {
+		parent = svc_id(s, pa);
+		if (parent <= 0)
+			return parent < 0 ? -EIO : -ENOENT;
+	}
+	if (o->nranges) {
+		ranges = ranges_text(o->ranges, o->nranges);
+		if (!ranges)
+			return -ENOMEM;
+	}
 
-	if (created < 0)
+	int64_t args[5] = { svc->ip, svc->port, svc->proto, o->affinity, o->flags };
+
+	st = prep(
+		s,
+		"INSERT OR IGNORE INTO service (vip, port, proto, affinity, flags, ranges, parent) "
+		"VALUES (?, ?, ?, ?, ?, ?, ?)",
+		5, args);
+	if (!st) {
+		free(ranges);
 		return -EIO;
+	}
+	if (ranges)
+		sqlite3_bind_text(st, 6, ranges, -1, SQLITE_TRANSIENT);
+	if (parent)
+		sqlite3_bind_int64(st, 7, parent);
+	rc = sqlite3_step(st);
+	done(s, st);
+	if (rc != SQLITE_DONE) {
+		free(ranges);
+		return -EIO;
+	}
+	created = sqlite3_changes(s->db);
 	id = created ? sqlite3_last_insert_rowid(s->db) : svc_id(s, svc);
-	if (id <= 0)
+	if (id <= 0) {
+		free(ranges);
 		return -EIO;
-	if (created)
+	}
+	if (created) {
+		free(ranges);
 		goto insert; /* a new service: nothing to keep or drop */
+	}
 
-	int64_t aff[] = { affinity, id };
+	int64_t up[] = { o->affinity, o->flags, id };
 
-	if (run(s, "UPDATE service SET affinity = ? WHERE id = ?", 2, aff) < 0)
+	st = prep(s,
+		  "UPDATE service SET affinity = ?, flags = ?, ranges = ?4, parent = ?5 "
+		  "WHERE id = ?3",
+		  3, up);
+	if (!st) {
+		free(ranges);
+		return -EIO;
+	}
+	if (ranges)
+		sqlite3_bind_text(st, 4, ranges, -1, SQLITE_TRANSIENT);
+	if (parent)
+		sqlite3_bind_int64(st, 5, parent);
+	rc = sqlite3_step(st);
+	done(s, st);
+	free(ranges);
+	if (rc != SQLITE_DONE)
 		return -EIO;
 	/* Keep the rows (and ids) of backends that stay; drop the others. */
 	if (run(s, "CREATE TEMP TABLE IF NOT EXISTS want (ip INTEGER, port INTEGER)", 0, NULL) <
@@ -396,12 +526,104 @@ insert:
 	return 0;
 }
 
+/* Read @n addresses from @st's rows (columns 0-2) into *@out; caller frees. */
+static int read_addrs(struct store *s, sqlite3_stmt *st, struct l4addr **out, size_t *n)
+{
+	size_t cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!grow(out, *n, &cap, sizeof(**out))) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		(*out)[(*n)++] = (struct l4addr){ .ip = (uint32_t)sqlite3_column_int64(st, 0),
+						  .port = (uint16_t)sqlite3_column_int(st, 1),
+						  .proto = (uint8_t)sqlite3_column_int(st, 2) };
+	}
+	done(s, st);
+	if (rc != SQLITE_DONE) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+		return rc == SQLITE_NOMEM ? -ENOMEM : -EIO;
+	}
+	return 0;
+}
+
+int store_svc_children(struct store *s, const struct l4addr *svc, struct l4addr **out, size_t *n)
+{
+	int64_t id = svc_id(s, svc);
+	sqlite3_stmt *st;
+
+	*out = NULL;
+	*n = 0;
+	if (id <= 0)
+		return id < 0 ? -EIO : 0;
+	st = prep(s,
+		  "SELECT vip, port, proto FROM service WHERE parent = ? "
+		  "ORDER BY vip, port, proto",
+		  1, &id);
+	if (!st)
+		return -EIO;
+	return read_addrs(s, st, out, n);
+}
+
+int store_svc_parent(struct store *s, const struct l4addr *svc, struct l4addr *parent)
+{
+	int64_t args[] = { svc->ip, svc->port, svc->proto }, p[3];
+	int rc = query_ints(s,
+			    "SELECT p.vip, p.port, p.proto FROM service c JOIN service p "
+			    "ON p.id = c.parent WHERE c.vip=? AND c.port=? AND c.proto=?",
+			    3, args, 3, p);
+
+	if (rc == 1)
+		*parent = (struct l4addr){ .ip = (uint32_t)p[0],
+					   .port = (uint16_t)p[1],
+					   .proto = (uint8_t)p[2] };
+	return rc;
+}
+
+int store_nodeport_used(struct store *s, uint16_t port, struct l4addr *who)
+{
+	int64_t arg = port, p = 0;
+	int rc = query_ints(s,
+			    "SELECT proto FROM service WHERE vip = 0 AND port = ? "
+			    "ORDER BY proto LIMIT 1",
+			    1, &arg, 1, &p);
+
+	if (rc == 1)
+		*who = (struct l4addr){ .ip = 0, .port = port, .proto = (uint8_t)p };
+	return rc;
+}
+
+int store_range_count(struct store *s, size_t *n)
+{
+	int64_t v = 0;
+
+	/* One prefix per comma, plus one: the text is canonical ("a/b,c/d"). */
+	if (query_ints(s,
+		       "SELECT coalesce(sum(length(ranges) - length(replace(ranges, ',', '')) + 1),"
+		       " 0) FROM service WHERE ranges IS NOT NULL",
+		       0, NULL, 1, &v) != 1)
+		return -EIO;
+	*n = (size_t)v;
+	return 0;
+}
+
 int store_svc_del(struct store *s, const struct l4addr *svc)
 {
-	int64_t args[] = { svc->ip, svc->port, svc->proto };
-	int rc = run(s, "DELETE FROM service WHERE vip=? AND port=? AND proto=?", 3, args);
+	int64_t id = svc_id(s, svc);
 
-	return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
+	if (id <= 0)
+		return id < 0 ? -EIO : -ENOENT;
+	/* Its NodePort frontends go with it: a row must never name a parent that is gone. */
+	if (run(s, "DELETE FROM service WHERE parent = ?", 1, &id) < 0 ||
+	    run(s, "DELETE FROM service WHERE id = ?", 1, &id) < 0)
+		return -EIO;
+	return 0;
 }
 
 int store_be_add(struct store *s, const struct l4addr *svc, const struct be_rec *be)
@@ -553,28 +775,82 @@ static int load_backends(struct store *s, struct svc_rec *r)
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
+/*
+ * The columns every read of a service takes, in row_to_svc()'s order: the
+ * parent's address comes from its row (a LEFT JOIN: NULL when it has none).
+ */
+#define SVC_COLUMNS                                                                     \
+	"SELECT s.id, s.vip, s.port, s.proto, s.affinity, s.flags, s.ranges, s.parent," \
+	" p.id, p.vip, p.port, p.proto FROM service s LEFT JOIN service p ON p.id = s.parent "
+
 /* The service of the current row of @st; false (s->bad set) when the maps cannot take it. */
 static bool row_to_svc(struct store *s, sqlite3_stmt *st, struct svc_rec *r)
 {
-	int64_t id, vip, port, proto, affinity;
+	int64_t id, vip, port, proto, affinity, flags, parent, pid, pvip, pport, pproto;
+	char err[ERR_LEN];
+	int rtype;
 
 	memset(r, 0, sizeof(*r));
 	/* Service ids past INT32_MAX are refused by the maps too (maps.c). */
 	if (!col_int(s, st, 0, 1, INT32_MAX, &id) || !col_int(s, st, 1, 0, UINT32_MAX, &vip) ||
 	    !col_int(s, st, 2, 1, UINT16_MAX, &port) ||
 	    !col_int(s, st, 3, IPPROTO_TCP, IPPROTO_UDP, &proto) ||
-	    !col_int(s, st, 4, 0, STORE_AFFINITY_MAX, &affinity))
+	    !col_int(s, st, 4, 0, STORE_AFFINITY_MAX, &affinity) ||
+	    !col_int(s, st, 5, 0, UINT16_MAX, &flags))
 		return false;
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) {
 		snprintf(s->bad, sizeof(s->bad), "damaged store: service id %lld: proto %lld",
 			 (long long)id, (long long)proto);
 		return false;
 	}
+	if (flags & ~STORE_SVC_FLAGS) {
+		snprintf(s->bad, sizeof(s->bad),
+			 "damaged store: service id %lld: flags 0x%llx has unknown bits",
+			 (long long)id, (long long)flags);
+		return false;
+	}
+	if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
+		if (!col_int(s, st, 7, 1, INT32_MAX, &parent))
+			return false;
+		if (sqlite3_column_type(st, 8) == SQLITE_NULL || parent == id) {
+			snprintf(s->bad, sizeof(s->bad),
+				 "damaged store: service id %lld: parent %lld %s", (long long)id,
+				 (long long)parent, parent == id ? "is itself" : "does not exist");
+			return false;
+		}
+		if (!col_int(s, st, 8, 1, INT32_MAX, &pid) ||
+		    !col_int(s, st, 9, 0, UINT32_MAX, &pvip) ||
+		    !col_int(s, st, 10, 1, UINT16_MAX, &pport) ||
+		    !col_int(s, st, 11, IPPROTO_TCP, IPPROTO_UDP, &pproto))
+			return false;
+		r->parent.ip = (uint32_t)pvip;
+		r->parent.port = (uint16_t)pport;
+		r->parent.proto = (uint8_t)pproto;
+	}
+	rtype = sqlite3_column_type(st, 6);
+	if (rtype != SQLITE_NULL) {
+		const unsigned char *t = sqlite3_column_text(st, 6);
+		int rc = rtype != SQLITE_TEXT || !t ?
+				 -EINVAL :
+				 ranges_parse((const char *)t, &r->ranges, &r->nranges, err);
+
+		if (rc == -ENOMEM) {
+			snprintf(s->bad, sizeof(s->bad), "out of memory");
+			return false;
+		}
+		if (rc) {
+			snprintf(s->bad, sizeof(s->bad),
+				 "damaged store: service id %lld: ranges '%.40s' do not parse",
+				 (long long)id, t ? (const char *)t : "");
+			return false;
+		}
+	}
 	r->id = id;
 	r->addr.ip = (uint32_t)vip;
 	r->addr.port = (uint16_t)port;
 	r->addr.proto = (uint8_t)proto;
 	r->affinity = (uint32_t)affinity;
+	r->flags = (uint16_t)flags;
 	return true;
 }
 
@@ -597,10 +873,7 @@ int store_load(struct store *s, struct model *m)
 
 static int store_load_txn(struct store *s, struct model *m)
 {
-	sqlite3_stmt *st = prep(s,
-				"SELECT id, vip, port, proto, affinity FROM service "
-				"ORDER BY vip, port, proto",
-				0, NULL);
+	sqlite3_stmt *st = prep(s, SVC_COLUMNS "ORDER BY s.vip, s.port, s.proto", 0, NULL);
 	size_t cap = 0;
 	int rc, err = 0;
 
@@ -651,10 +924,7 @@ static int store_load_txn(struct store *s, struct model *m)
 int store_load_svc(struct store *s, const struct l4addr *svc, struct svc_rec *out)
 {
 	int64_t args[] = { svc->ip, svc->port, svc->proto };
-	sqlite3_stmt *st = prep(s,
-				"SELECT id, vip, port, proto, affinity FROM service "
-				"WHERE vip=? AND port=? AND proto=?",
-				3, args);
+	sqlite3_stmt *st = prep(s, SVC_COLUMNS "WHERE s.vip=? AND s.port=? AND s.proto=?", 3, args);
 	int rc;
 
 	s->bad[0] = '\0';
@@ -714,6 +984,9 @@ void svc_rec_free(struct svc_rec *r)
 	free(r->be);
 	r->be = NULL;
 	r->nbe = 0;
+	free(r->ranges);
+	r->ranges = NULL;
+	r->nranges = 0;
 }
 
 void model_free(struct model *m)

@@ -69,18 +69,24 @@ void store_rollback(struct store *s);
 /*
  * Create @svc or replace its settings and backend set with @be[0..n) (their
  * addresses, weights and states). Backends that stay keep their ids (and so
- * their tracked flows). Returns 0 or -errno.
+ * their tracked flows). @o NULL: no settings. Ranges are stored each once, in
+ * order. Returns 0, -EINVAL (a flag the store does not keep), -ENOENT (no
+ * service @o->parent) or -errno.
  */
 int store_svc_set(struct store *s, const struct l4addr *svc, const struct svc_opts *o,
 		  const struct be_rec *be, size_t n);
 /* The NodePort frontends `svc add --nodeport` made for @svc (their parent), by address. */
 int store_svc_children(struct store *s, const struct l4addr *svc, struct l4addr **out, size_t *n);
+/* 1 (and @parent) when @svc is a NodePort frontend `svc add --nodeport` made, 0 when not, -EIO. */
+int store_svc_parent(struct store *s, const struct l4addr *svc, struct l4addr *parent);
+/* The loadBalancerSourceRanges prefixes of every service together (the LPM map's entries). */
+int store_range_count(struct store *s, size_t *n);
 /*
  * 1 when a service frontend uses NodePort @port (address 0.0.0.0, either
  * protocol; @who set to it), 0 when none does, -EIO.
  */
 int store_nodeport_used(struct store *s, uint16_t port, struct l4addr *who);
-/* -ENOENT when there is no such service. */
+/* -ENOENT when there is no such service. Its NodePort frontends (children) go with it. */
 int store_svc_del(struct store *s, const struct l4addr *svc);
 /* -ENOENT: no such service; -EEXIST: already one of its backends. */
 int store_be_add(struct store *s, const struct l4addr *svc, const struct be_rec *be);

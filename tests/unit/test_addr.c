@@ -128,6 +128,61 @@ static void test_format_round_trip(void **state)
 	}
 }
 
+static void test_cidr(void **state)
+{
+	static const struct {
+		const char *in;
+		uint32_t ip;
+		uint8_t len;
+	} good[] = {
+		{ "10.0.0.0/8", 0x0a000000, 8 },
+		{ "192.0.2.0/24", 0xc0000200, 24 },
+		{ "0.0.0.0/0", 0, 0 },
+		{ "203.0.113.7/32", 0xcb007107, 32 },
+		{ "172.16.0.0/12", 0xac100000, 12 },
+	};
+	static const char *const bad[] = {
+		"10.0.0.0",
+		"10.0.0.0/",
+		"10.0.0.0/33",
+		"10.0.0.0/08",
+		"10.0.0.0/-1",
+		"10.0.0.0/+8",
+		"10.0.0.0/8x",
+		"/8",
+		"10.0.0/8",
+		"010.0.0.0/8",
+		"10.0.0.0/8/8",
+		"10.0.0.0 /8",
+		"",
+		"10.0.0.0/100",
+	};
+	char err[ERR_LEN], buf[ADDR_STR_LEN];
+	struct cidr4 c;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		if (parse_cidr4(good[i].in, &c, err))
+			fail_msg("'%s' refused: %s", good[i].in, err);
+		assert_int_equal(c.ip, good[i].ip);
+		assert_int_equal(c.len, good[i].len);
+		/* Printed back as typed. */
+		assert_string_equal(fmt_cidr4(buf, &c), good[i].in);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (!parse_cidr4(bad[i], &c, err))
+			fail_msg("'%s' accepted", bad[i]);
+		if (!strstr(err, bad[i]))
+			fail_msg("error for '%s' does not name it: %s", bad[i], err);
+	}
+	/* Host bits set: Kubernetes refuses these, so does svcbpf. */
+	assert_int_equal(parse_cidr4("10.0.0.1/8", &c, err), -EINVAL);
+	assert_string_equal(err, "invalid CIDR '10.0.0.1/8': host bits set");
+	assert_int_equal(parse_cidr4("192.0.2.128/24", &c, err), -EINVAL);
+	assert_int_equal(parse_cidr4("0.0.0.1/0", &c, err), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -136,6 +191,7 @@ int main(void)
 		cmocka_unit_test(test_backend_has_no_protocol),
 		cmocka_unit_test(test_u32),
 		cmocka_unit_test(test_format_round_trip),
+		cmocka_unit_test(test_cidr),
 	};
 
 	return cmocka_run_group_tests_name("addr", tests, NULL, NULL);
