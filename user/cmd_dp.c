@@ -4,9 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "k8s_ctl.h"
 #include "loader.h"
 #include "maglev.h"
 #include "output.h"
@@ -20,14 +22,16 @@ static int load_help(int argc, char **argv)
 		"Usage: svcbpf load IFACE... [--xdp] [--max-services N] [--max-backends N]\n"
 		"                   [--ct-size N] [--maglev-size M]\n"
 		"                   [--ct-timeout-syn S] [--ct-timeout-tcp S]\n"
-		"                   [--ct-timeout-fin S] [--ct-timeout-udp S]\n"
+		"                   [--ct-timeout-fin S] [--ct-timeout-udp S] [--node-name NAME]\n"
 		"Attach tc ingress (DNAT) and tc egress (reverse NAT) to each IFACE; --xdp puts\n"
 		"the DNAT in XDP in front (tc stays for what XDP must not rewrite). On a loaded\n"
 		"interface the programs are replaced in place; maps and conntrack are kept.\n"
 		"Map sizes default to %d services, %d backends, %d conntrack entries;\n"
 		"the Maglev table to M = %d slots a service (a prime, %d-%d; 4 bytes a slot).\n"
 		"Conntrack timeouts (seconds) default to syn %d, tcp %d, fin %d, udp %d; given\n"
-		"on a reload they change, sizes do not (unload to resize).\n",
+		"on a reload they change, sizes do not (unload to resize).\n"
+		"--node-name sets this node's name (default: the host name): Services with\n"
+		"externalTrafficPolicy Local take only the endpoints on it (or with no node).\n",
 		SVCBPF_MAX_SERVICES, SVCBPF_MAX_BACKENDS, SVCBPF_CT_SIZE, SVCBPF_MAGLEV_M,
 		SVCBPF_MAGLEV_M_MIN, SVCBPF_MAGLEV_M_MAX, SVCBPF_CT_TIMEOUT_SYN,
 		SVCBPF_CT_TIMEOUT_TCP, SVCBPF_CT_TIMEOUT_FIN, SVCBPF_CT_TIMEOUT_UDP);
@@ -37,6 +41,7 @@ static int load_help(int argc, char **argv)
 int do_load(int argc, char **argv)
 {
 	struct load_opts o = { 0 };
+	const char *node = NULL; /* --node-name */
 	char err[ERR_LEN] = "";
 	struct model md;
 	char **ifnames;
@@ -78,6 +83,24 @@ int do_load(int argc, char **argv)
 			}
 			given |= 1u << 31;
 			o.xdp = true;
+			continue;
+		}
+		if (!strcmp(argv[i], "--node-name")) {
+			if (node) {
+				free(ifnames);
+				return usage_err("load: --node-name given twice");
+			}
+			if (i + 1 >= argc || !argv[i + 1][0]) {
+				free(ifnames);
+				return usage_err("--node-name needs a name");
+			}
+			node = argv[++i];
+			if (k8s_dns_subdomain(node)) {
+				p_err("invalid --node-name '%.64s': %s", node,
+				      k8s_dns_subdomain(node));
+				free(ifnames);
+				return EXIT_FAIL;
+			}
 			continue;
 		}
 		for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]) && !taken; k++) {
@@ -124,7 +147,25 @@ int do_load(int argc, char **argv)
 		      o.maglev_m);
 		return EXIT_FAIL;
 	}
-	if (!require_privileges() || (lock = cli_lock()) < 0) {
+	if (!require_privileges()) {
+		free(ifnames);
+		return EXIT_FAIL;
+	}
+	/*
+	 * A node name first: stored and the controller run (its own change,
+	 * under the state lock), so Local frontends follow it before the load
+	 * below fills the maps from the store. Not when an interface is missing:
+	 * the load fails below and changes nothing.
+	 */
+	bool ifaces_ok = true;
+
+	for (int j = 0; j < n; j++)
+		ifaces_ok &= if_nametoindex(ifnames[j]) != 0;
+	if (node && ifaces_ok && k8s_node_apply(node) != EXIT_OK) {
+		free(ifnames);
+		return EXIT_FAIL;
+	}
+	if ((lock = cli_lock()) < 0) {
 		free(ifnames);
 		return EXIT_FAIL;
 	}
@@ -184,6 +225,9 @@ int do_sync(int argc, char **argv)
 		uint64_t t0 = dp_mono_ns();
 
 		ret = dp_sync_all(&m, &md, err);
+		/* The attached interfaces' addresses, as they are now: where NodePorts answer. */
+		if (!ret)
+			ret = dp_node_addrs_sync(cli.pin_dir, &m, err);
 		if (ret)
 			p_err("%s", err);
 		else

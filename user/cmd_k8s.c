@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,8 +57,12 @@ static int usage_k8s(const char *verb)
 		"default %s) when it has none. The endpoints controller makes each\n"
 		"Service's endpoints from the Ready pods its selector matches (or from the\n"
 		"Endpoints/EndpointSlices given for a Service without a selector), and every\n"
-		"port of every Service with a ClusterIP becomes a translation.\n",
-		K8S_SERVICE_CIDR_DEFAULT);
+		"port of every Service with a ClusterIP becomes a translation. NodePort and\n"
+		"LoadBalancer Services get node ports (%d-%d) when they name none, kept\n"
+		"on a later apply; their node ports, externalIPs and LoadBalancer ingress IPs\n"
+		"translate too (externalTrafficPolicy Local: to this node's endpoints; the\n"
+		"node's name is `load --node-name` or the host name).\n",
+		K8S_SERVICE_CIDR_DEFAULT, SVCBPF_NODEPORT_MIN, SVCBPF_NODEPORT_MAX);
 	(void)verb;
 	return EXIT_OK;
 }
@@ -361,6 +366,225 @@ static int allocate_ips(struct store *s, const struct k8s_set *set, struct k8s_j
 	return 0;
 }
 
+/* ---------------------------------------------------------- node ports */
+
+/* Is NodePort @port used by a `svc add --nodeport` frontend (either protocol)? */
+static int cli_nodeport(struct store *s, uint16_t port)
+{
+	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+
+	for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++) {
+		struct l4addr a = { 0, port, protos[i] };
+		char owner[512];
+		size_t nbe;
+		int rc = store_svc_exists(s, &a, &nbe);
+
+		if (rc == 1)
+			rc = store_svc_owner(s, &a, owner, sizeof(owner)) ? 0 : 1;
+		if (rc)
+			return rc < 0 ? rc : 1;
+	}
+	return 0;
+}
+
+/* Does Service @o hold node port @port (a port's nodePort or its healthCheckNodePort)? */
+static bool holds_port(const struct k8s_obj *o, uint16_t port)
+{
+	if (o->kind != K8S_SERVICE || !port)
+		return false;
+	for (size_t p = 0; p < o->svc.nports; p++)
+		if (o->svc.ports[p].node_port == port)
+			return true;
+	return o->svc.health_node_port == port;
+}
+
+#define NODEPORTS (SVCBPF_NODEPORT_MAX - SVCBPF_NODEPORT_MIN + 1)
+
+/* How many Services hold each node port: the stored ones this job does not replace, and the job's. */
+struct nodeport_use {
+	uint16_t count[NODEPORTS];
+};
+
+static void use_add(struct nodeport_use *u, const struct k8s_obj *o)
+{
+	const struct k8s_service *sv = &o->svc;
+
+	if (o->kind != K8S_SERVICE)
+		return;
+	/* Each port once per Service (one nodePort may serve TCP and UDP). */
+	for (size_t p = 0; p <= sv->nports; p++) {
+		uint16_t port = p < sv->nports ? sv->ports[p].node_port : sv->health_node_port;
+		bool seen = false;
+
+		for (size_t q = 0; q < p && !seen; q++)
+			seen = sv->ports[q].node_port == port;
+		if (!seen && port >= SVCBPF_NODEPORT_MIN && port <= SVCBPF_NODEPORT_MAX)
+			u->count[port - SVCBPF_NODEPORT_MIN]++;
+	}
+}
+
+/*
+ * Is node port @port taken for Service @self: by another Service (stored or
+ * in the job), or by a `svc add --nodeport` frontend? 1, 0, or -errno.
+ */
+static int nodeport_taken(struct store *s, const struct nodeport_use *u, const struct k8s_obj *self,
+			  uint16_t port)
+{
+	if (port >= SVCBPF_NODEPORT_MIN && port <= SVCBPF_NODEPORT_MAX &&
+	    u->count[port - SVCBPF_NODEPORT_MIN] > (holds_port(self, port) ? 1 : 0))
+		return 1;
+	return cli_nodeport(s, port);
+}
+
+/* Is @port @sv's healthCheckNodePort or one of its ports' node ports, other than port @skip's? */
+static bool own_port(const struct k8s_service *sv, size_t skip, uint16_t port)
+{
+	for (size_t p = 0; p < sv->nports; p++)
+		if (p != skip && sv->ports[p].node_port == port)
+			return true;
+	return sv->health_node_port == port;
+}
+
+/*
+ * A free node port for port @skip of Service @self (SIZE_MAX: its health
+ * check): from a random start through the range, as Kubernetes' allocator.
+ * 0 with @port set (and counted in @u), -ENOSPC, or -errno.
+ */
+static int nodeport_pick(struct store *s, struct nodeport_use *u, const struct k8s_obj *self,
+			 size_t skip, uint16_t *port)
+{
+	uint32_t start;
+
+	if (getrandom(&start, sizeof(start), 0) != sizeof(start))
+		start = (uint32_t)time(NULL) ^ (uint32_t)getpid();
+	for (uint32_t k = 0; k < NODEPORTS; k++) {
+		uint16_t cand = (uint16_t)(SVCBPF_NODEPORT_MIN + (start + k) % NODEPORTS);
+		int rc;
+
+		if (own_port(&self->svc, skip, cand))
+			continue;
+		rc = nodeport_taken(s, u, self, cand);
+		if (rc < 0)
+			return rc;
+		if (!rc) {
+			*port = cand;
+			u->count[cand - SVCBPF_NODEPORT_MIN]++;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+/*
+ * Give the node ports of Service @x: those it names (free, or refused as
+ * Kubernetes refuses them), those it had before (Kubernetes keeps them on
+ * an update that leaves them out: by port name), or new ones; and a
+ * healthCheckNodePort for LoadBalancer + Local.
+ */
+static int allocate_service_ports(struct store *s, const struct k8s_set *set,
+				  struct nodeport_use *u, struct input *x)
+{
+	struct k8s_service *sv = &x->obj.svc;
+	const struct k8s_obj *old = stored(set, &x->obj);
+	bool node_ports = k8s_svc_node_ports(sv);
+	bool old_np = old && k8s_svc_node_ports(&old->svc);
+	bool health = !strcmp(sv->type, "LoadBalancer") && sv->etp_local;
+	int rc;
+
+	for (size_t p = 0; p < sv->nports; p++) {
+		uint16_t np = sv->ports[p].node_port;
+
+		if (!np)
+			continue;
+		rc = nodeport_taken(s, u, &x->obj, np);
+		if (rc < 0)
+			return rc;
+		if (rc) {
+			p_err("%s: spec.ports[%zu].nodePort: Invalid value: %u: provided port is "
+			      "already allocated",
+			      x->where, p, np);
+			return -EEXIST;
+		}
+	}
+	if (sv->health_node_port) {
+		rc = nodeport_taken(s, u, &x->obj, sv->health_node_port);
+		if (rc < 0)
+			return rc;
+		if (rc) {
+			p_err("%s: spec.healthCheckNodePort: Invalid value: %u: provided port is "
+			      "already allocated",
+			      x->where, sv->health_node_port);
+			return -EEXIST;
+		}
+	}
+	/* Kept from the stored version: by name, unless another port now names it. */
+	for (size_t p = 0; node_ports && old_np && p < sv->nports; p++) {
+		for (size_t q = 0; !sv->ports[p].node_port && q < old->svc.nports; q++) {
+			uint16_t was = old->svc.ports[q].node_port;
+
+			if (was && !strcmp(old->svc.ports[q].name, sv->ports[p].name) &&
+			    !own_port(sv, p, was)) {
+				sv->ports[p].node_port = was;
+				u->count[was - SVCBPF_NODEPORT_MIN]++;
+			}
+		}
+	}
+	if (health && !sv->health_node_port && old && old->svc.etp_local &&
+	    !strcmp(old->svc.type, "LoadBalancer") && old->svc.health_node_port &&
+	    !own_port(sv, SIZE_MAX, old->svc.health_node_port)) {
+		sv->health_node_port = old->svc.health_node_port;
+		u->count[sv->health_node_port - SVCBPF_NODEPORT_MIN]++;
+	}
+	for (size_t p = 0; node_ports && p < sv->nports; p++) {
+		if (sv->ports[p].node_port)
+			continue;
+		rc = nodeport_pick(s, u, &x->obj, p, &sv->ports[p].node_port);
+		if (rc)
+			goto full;
+	}
+	if (health && !sv->health_node_port) {
+		rc = nodeport_pick(s, u, &x->obj, SIZE_MAX, &sv->health_node_port);
+		if (rc)
+			goto full;
+	}
+	return 0;
+full:
+	if (rc == -ENOSPC)
+		p_err("%s: no free node port left in %d-%d", x->where, SVCBPF_NODEPORT_MIN,
+		      SVCBPF_NODEPORT_MAX);
+	return rc;
+}
+
+static int allocate_ports(struct store *s, const struct k8s_set *set, struct k8s_job *job)
+{
+	struct nodeport_use *u = calloc(1, sizeof(*u));
+	bool *replaced = calloc(set->n + 1, sizeof(*replaced));
+	int rc = 0;
+
+	if (!u || !replaced) {
+		free(u);
+		free(replaced);
+		return -ENOMEM;
+	}
+	/* A stored Service the job applies again holds only what its new version holds. */
+	for (size_t i = 0; i < job->n; i++) {
+		const struct k8s_obj *old = stored(set, &job->in[i].obj);
+
+		if (old)
+			replaced[old - set->obj] = true;
+		use_add(u, &job->in[i].obj);
+	}
+	for (size_t i = 0; i < set->n; i++)
+		if (!replaced[i])
+			use_add(u, &set->obj[i]);
+	for (size_t i = 0; !rc && i < job->n; i++)
+		if (job->in[i].obj.kind == K8S_SERVICE)
+			rc = allocate_service_ports(s, set, u, &job->in[i]);
+	free(replaced);
+	free(u);
+	return rc;
+}
+
 /* The document to store for @x: as given, with its namespace and ClusterIP filled in. */
 static char *doc_to_store(const struct input *x)
 {
@@ -378,15 +602,32 @@ static char *doc_to_store(const struct input *x)
 		json_object_set_new(spec, "clusterIP", json_string(buf));
 		json_object_set_new(spec, "clusterIPs", json_pack("[s]", buf));
 	}
+	/* Allocated node ports, where kubectl shows them. */
+	if (x->obj.kind == K8S_SERVICE && json_is_object(spec)) {
+		json_t *ports = json_object_get(spec, "ports");
+
+		for (size_t p = 0; p < x->obj.svc.nports && p < json_array_size(ports); p++)
+			if (x->obj.svc.ports[p].node_port)
+				json_object_set_new(json_array_get(ports, p), "nodePort",
+						    json_integer(x->obj.svc.ports[p].node_port));
+		if (x->obj.svc.health_node_port)
+			json_object_set_new(spec, "healthCheckNodePort",
+					    json_integer(x->obj.svc.health_node_port));
+	}
 	text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(doc);
 	return text;
 }
 
+/* Same settings (affinity, flags, source ranges in order) and the same backend set? */
 static bool be_sets_equal(const struct svc_rec *a, const struct svc_rec *b)
 {
-	if (a->nbe != b->nbe || a->affinity != b->affinity)
+	if (a->nbe != b->nbe || a->affinity != b->affinity || a->flags != b->flags ||
+	    a->nranges != b->nranges)
 		return false;
+	for (size_t i = 0; i < a->nranges; i++)
+		if (a->ranges[i].ip != b->ranges[i].ip || a->ranges[i].len != b->ranges[i].len)
+			return false;
 	for (size_t i = 0; i < a->nbe; i++) {
 		bool found = false;
 
@@ -411,14 +652,18 @@ static int controller(struct store *s, struct change_list *more)
 	struct l4addr *owned = NULL;
 	struct k8s_set set;
 	size_t nx = 0, nowned = 0;
-	char err[ERR_LEN];
+	char err[ERR_LEN], node[K8S_NAME_LEN];
 	int ret = k8s_set_load(s, &set, err);
 
 	if (ret) {
 		p_err("%s", err);
 		return ret;
 	}
-	ret = k8s_translations(&set, &x, &nx);
+	ret = k8s_node_name(s, node, sizeof(node));
+	if (ret)
+		p_err("cannot tell this node's name: %s", strerror(-ret));
+	if (!ret)
+		ret = k8s_translations_on(&set, node, &x, &nx);
 	if (!ret)
 		ret = store_owned_list(s, &owned, &nowned);
 	for (size_t i = 0; !ret && i < nx; i++) {
@@ -436,6 +681,11 @@ static int controller(struct store *s, struct change_list *more)
 				continue;
 		}
 		c.affinity = x[i].rec.affinity;
+		c.flags = x[i].rec.flags;
+		/* change_list_add() copies them; the translations keep (and free) these. */
+		c.ranges = x[i].rec.ranges;
+		c.nranges = x[i].rec.nranges;
+		c.nodeport = -1;
 		c.be = x[i].rec.be;
 		c.nbe = x[i].rec.nbe;
 		snprintf(c.owner, sizeof(c.owner), "%s", x[i].owner);
@@ -474,6 +724,8 @@ static int apply_pre(struct store *s, void *ctx, struct change_list *more)
 	}
 	if (!job->delete)
 		ret = allocate_ips(s, &set, job);
+	if (!ret && !job->delete)
+		ret = allocate_ports(s, &set, job);
 	for (size_t i = 0; !ret && i < job->n; i++) {
 		struct input *x = &job->in[i];
 		const char *kind = k8s_kind_name(x->obj.kind);
@@ -505,6 +757,30 @@ static int apply_pre(struct store *s, void *ctx, struct change_list *more)
 	if (!ret)
 		ret = controller(s, more);
 	return ret;
+}
+
+/* Inside the transaction: store this node's name (when given), then run the controller. */
+static int node_pre(struct store *s, void *ctx, struct change_list *more)
+{
+	const char *node = ctx;
+	int ret = node ? store_setting_set(s, "node-name", node) : 0;
+
+	if (ret) {
+		p_err("cannot store the node name: %s", store_errmsg(s));
+		return ret;
+	}
+	return controller(s, more);
+}
+
+int k8s_node_apply(const char *node)
+{
+	const char *why = node ? k8s_dns_subdomain(node) : NULL;
+
+	if (why) {
+		p_err("invalid node name '%.64s': %s", node, why);
+		return EXIT_FAIL;
+	}
+	return cli_apply_with(NULL, 0, "set the node name", node_pre, (void *)node);
 }
 
 static void lower(char *dst, const char *src, size_t len)
@@ -859,17 +1135,70 @@ struct get_ctx {
 	bool structured; /* -o yaml|json */
 	json_t *items;
 	size_t shown;
+	json_t *rows; /* services: the table's rows (arrays of strings), printed at the end */
 };
 
+/* kubectl's PORT(S): "80/TCP", "80:30080/TCP" with a node port, "<none>". */
 static void ports_str(char *buf, size_t len, const struct k8s_service *sv)
 {
 	size_t off = 0;
 
-	buf[0] = '\0';
-	for (size_t p = 0; p < sv->nports && off < len; p++)
-		off += (size_t)snprintf(buf + off, len - off, "%s%u/%s", p ? "," : "",
-					sv->ports[p].port,
-					sv->ports[p].proto == IPPROTO_UDP ? "UDP" : "TCP");
+	snprintf(buf, len, "<none>");
+	for (size_t p = 0; p < sv->nports && off < len; p++) {
+		const char *proto = sv->ports[p].proto == IPPROTO_UDP ? "UDP" : "TCP";
+
+		if (sv->ports[p].node_port)
+			off += (size_t)snprintf(buf + off, len - off, "%s%u:%u/%s", p ? "," : "",
+						sv->ports[p].port, sv->ports[p].node_port, proto);
+		else
+			off += (size_t)snprintf(buf + off, len - off, "%s%u/%s", p ? "," : "",
+						sv->ports[p].port, proto);
+	}
+}
+
+/*
+ * kubectl's EXTERNAL-IP: the LoadBalancer's ingress addresses (IP or
+ * hostname; cut to 13 characters and "..." past 16 unless -o wide), then
+ * the external IPs; <pending> for a LoadBalancer with neither, the
+ * externalName of an ExternalName Service, else <none>.
+ */
+static void external_str(char *buf, size_t len, const struct k8s_service *sv, const json_t *doc,
+			 bool wide)
+{
+	char lb[512] = "", ip[ADDR_STR_LEN];
+	size_t off = 0, k;
+	json_t *v;
+
+	if (!strcmp(sv->type, "ExternalName")) {
+		const char *name = json_string_value(
+			json_object_get(json_object_get(doc, "spec"), "externalName"));
+
+		snprintf(buf, len, "%s", name ? name : "<none>");
+		return;
+	}
+	if (!strcmp(sv->type, "LoadBalancer")) {
+		json_array_foreach(json_object_get(json_object_get(json_object_get(doc, "status"),
+								   "loadBalancer"),
+						   "ingress"),
+				   k, v) {
+			const char *a = json_string_value(json_object_get(v, "ip"));
+
+			if (!a || !*a)
+				a = json_string_value(json_object_get(v, "hostname"));
+			if (a && *a && off < sizeof(lb))
+				off += (size_t)snprintf(lb + off, sizeof(lb) - off, "%s%s",
+							off ? "," : "", a);
+		}
+		if (!wide && strlen(lb) > 16)
+			snprintf(lb + 13, sizeof(lb) - 13, "...");
+	}
+	off = (size_t)snprintf(buf, len, "%s", lb);
+	for (size_t i = 0; i < sv->nexternal_ips && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? "," : "",
+					fmt_ip(ip, sv->external_ips[i]));
+	if (!buf[0])
+		snprintf(buf, len, "%s",
+			 !strcmp(sv->type, "LoadBalancer") ? "<pending>" : "<none>");
 }
 
 static void selector_str(char *buf, size_t len, const struct k8s_label *l, size_t n)
@@ -940,10 +1269,6 @@ static void header(struct get_ctx *g)
 	if (g->all)
 		printf("%-16s ", "NAMESPACE");
 	switch (g->kind) {
-	case K8S_SERVICE:
-		printf("%-24s %-12s %-16s %-13s %-20s %-6s%s\n", "NAME", "TYPE", "CLUSTER-IP",
-		       "EXTERNAL-IP", "PORT(S)", "AGE", g->wide ? " SELECTOR" : "");
-		break;
 	case K8S_POD:
 		printf("%-24s %-6s %-10s %-9s %-6s%s\n", "NAME", "READY", "STATUS", "RESTARTS",
 		       "AGE", g->wide ? " IP" : "");
@@ -1044,30 +1369,64 @@ static void get_one(struct get_ctx *g, const struct k8s_set *set, size_t i)
 		json_array_append(g->items, set->doc[i]);
 		return;
 	}
+	if (g->kind == K8S_SERVICE) {
+		char ext[600], sel[512];
+		json_t *row;
+
+		g->shown++;
+		ports_str(buf, sizeof(buf), &o->svc);
+		external_str(ext, sizeof(ext), &o->svc, set->doc[i], g->wide);
+		selector_str(sel, sizeof(sel), o->svc.selector, o->svc.nselector);
+		row = json_pack("[s, s, s, s, s, s, s, s]", o->ns, o->name, o->svc.type,
+				o->svc.headless	  ? "None" :
+				o->svc.cluster_ip ? fmt_ip(ip, o->svc.cluster_ip) :
+						    "<none>",
+				ext, buf, agebuf, sel);
+		if (!row || json_array_append_new(g->rows, row))
+			p_err("out of memory");
+		return;
+	}
 	header(g);
 	row_ns(g, o->ns);
-	if (g->kind == K8S_SERVICE) {
-		ports_str(buf, sizeof(buf), &o->svc);
-		printf("%-24s %-12s %-16s %-13s %-20s %-6s", o->name, o->svc.type,
-		       o->svc.headless	 ? "None" :
-		       o->svc.cluster_ip ? fmt_ip(ip, o->svc.cluster_ip) :
-					   "<none>",
-		       "<none>", buf, agebuf);
-		if (g->wide) {
-			selector_str(buf, sizeof(buf), o->svc.selector, o->svc.nselector);
-			printf(" %s", buf);
-		}
-		printf("\n");
-	} else {
-		printf("%-24s %-6s %-10s %-9s %-6s", o->name, o->pod.ready ? "1/1" : "0/1",
-		       o->pod.terminating ? "Terminating" :
-		       o->pod.ip	  ? "Running" :
-					    "Pending",
-		       "0", agebuf);
-		if (g->wide)
-			printf(" %s", o->pod.ip ? fmt_ip(ip, o->pod.ip) : "<none>");
-		printf("\n");
-	}
+	printf("%-24s %-6s %-10s %-9s %-6s", o->name, o->pod.ready ? "1/1" : "0/1",
+	       o->pod.terminating ? "Terminating" :
+	       o->pod.ip	  ? "Running" :
+				    "Pending",
+	       "0", agebuf);
+	if (g->wide)
+		printf(" %s", o->pod.ip ? fmt_ip(ip, o->pod.ip) : "<none>");
+	printf("\n");
+}
+
+/*
+ * The services' table as kubectl prints it: each column as wide as its
+ * widest cell, three spaces apart (NAMESPACE with -A, SELECTOR with -o wide).
+ */
+static void print_service_rows(const struct get_ctx *g)
+{
+	static const char *const head[] = { "NAMESPACE",   "NAME",    "TYPE", "CLUSTER-IP",
+					    "EXTERNAL-IP", "PORT(S)", "AGE",  "SELECTOR" };
+	const size_t ncol = sizeof(head) / sizeof(head[0]);
+	size_t width[sizeof(head) / sizeof(head[0])], r, first = g->all ? 0 : 1,
+							 last = g->wide ? ncol : ncol - 1;
+	json_t *row;
+
+	if (!json_array_size(g->rows))
+		return;
+	for (size_t c = 0; c < ncol; c++)
+		width[c] = strlen(head[c]);
+	json_array_foreach(g->rows, r, row)
+		for (size_t c = 0; c < ncol; c++)
+			if (strlen(json_string_value(json_array_get(row, c))) > width[c])
+				width[c] = strlen(json_string_value(json_array_get(row, c)));
+	for (size_t c = first; c < last; c++)
+		printf("%-*s%s", c + 1 < last ? (int)width[c] : 0, head[c],
+		       c + 1 < last ? "   " : "\n");
+	json_array_foreach(g->rows, r, row)
+		for (size_t c = first; c < last; c++)
+			printf("%-*s%s", c + 1 < last ? (int)width[c] : 0,
+			       json_string_value(json_array_get(row, c)),
+			       c + 1 < last ? "   " : "\n");
 }
 
 int do_get(int argc, char **argv)
@@ -1110,6 +1469,7 @@ int do_get(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	g.items = json_array();
+	g.rows = json_array();
 	for (size_t i = 0; i < set.n; i++) {
 		const struct k8s_obj *o = &set.obj[i];
 
@@ -1138,6 +1498,8 @@ int do_get(int argc, char **argv)
 	} else if (!g.shown) {
 		fprintf(stderr, "No resources found in %s namespace.\n", g.all ? "any" : g.ns);
 	}
+	print_service_rows(&g);
+	json_decref(g.rows);
 	json_decref(g.items);
 	k8s_set_free(&set);
 	return ret;

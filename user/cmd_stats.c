@@ -676,8 +676,9 @@ struct dump_be {
 };
 
 struct dump_svc {
-	struct l4addr addr;
+	struct l4addr addr; /* ip 0: a NodePort */
 	uint32_t id;
+	uint16_t flags; /* enum svcbpf_svc_flags */
 	char *owner; /* "ns/name"; NULL when made by the CLI */
 	size_t nbe;
 	struct dump_be *be; /* ordered by address */
@@ -822,7 +823,8 @@ static int dump_read(const struct dp_maps *m, struct dump_svc **out, size_t *n)
 		d[*n] = (struct dump_svc){ .addr = { .ip = ntohl(key.vip),
 						     .port = ntohs(key.port),
 						     .proto = key.proto },
-					   .id = v.id };
+					   .id = v.id,
+					   .flags = v.flags };
 		(*n)++;
 	}
 	if (ret == -ENOENT)
@@ -903,19 +905,37 @@ static void rule_head(const struct dump_svc *d, const char *target, uint64_t pkt
 	out_string(PRINT_ANY, "protocol", "%-4s ", proto);
 	out_fp("%-3s ", "--");
 	out_string(PRINT_ANY, "source", "%-20s ", "0.0.0.0/0");
-	out_string(PRINT_ANY, "destination", "%-20s ", fmt_ip(buf, d->addr.ip));
+	out_string(PRINT_ANY, "destination", "%-20s ",
+		   d->addr.ip ? fmt_ip(buf, d->addr.ip) : "0.0.0.0/0");
 	out_fp("%s ", proto);
 	out_uint(PRINT_ANY, "dport", "dpt:%lu", d->addr.port);
+	/* A NodePort: any of the node's own addresses, as kube-proxy's KUBE-NODEPORTS match. */
+	if (!d->addr.ip)
+		out_fp(" ADDRTYPE match dst-type LOCAL");
 	out_uint(PRINT_JSON, "service_id", NULL, d->id);
+	out_bool(PRINT_JSON, "nodeport", NULL, !d->addr.ip);
+	out_bool(PRINT_JSON, "external", NULL, d->flags & SVCBPF_SVC_EXTERNAL);
+	out_bool(PRINT_JSON, "masquerade", NULL, d->flags & SVCBPF_SVC_MASQ);
+	out_bool(PRINT_JSON, "local", NULL, d->flags & SVCBPF_SVC_LOCAL);
+	out_bool(PRINT_JSON, "source_ranges", NULL, d->flags & SVCBPF_SVC_SRC_RANGES);
+}
+
+/* What a frontend does besides DNAT, for the rule's comment. */
+static const char *rule_policy(const struct dump_svc *d)
+{
+	if (d->flags & SVCBPF_SVC_SRC_RANGES)
+		return d->flags & SVCBPF_SVC_MASQ ? "masquerade, loadBalancerSourceRanges only" :
+						    "loadBalancerSourceRanges only";
+	return d->flags & SVCBPF_SVC_MASQ ? "masquerade" : NULL;
 }
 
 /* The comments a rule ends with, joined as one. */
-static void rule_comment(const char *a, const char *b, const char *c)
+static void rule_comment(const char *a, const char *b, const char *c, const char *d)
 {
-	const char *parts[] = { a, b, c };
+	const char *parts[] = { a, b, c, d };
 	bool first = true;
 
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		if (!parts[i] || !*parts[i])
 			continue;
 		out_fp("%s%s", first ? " /* " : ", ", parts[i]);
@@ -963,17 +983,24 @@ static void dump_rules(const struct dump_svc *d, bool exact)
 			out_null(PRINT_JSON, "owner", NULL, NULL);
 		out_uint(PRINT_JSON, "packets", NULL, b->st.packets);
 		out_uint(PRINT_JSON, "bytes", NULL, b->st.bytes);
-		rule_comment(d->owner, weights_differ && b->slots ? wbuf : NULL, why);
+		rule_comment(d->owner, rule_policy(d), weights_differ && b->slots ? wbuf : NULL,
+			     why);
 		out_fp("\n");
 		out_close_object();
 	}
 	if (d->ntable)
 		return;
-	/* No table: a new flow has no backend and is refused, as kube-proxy's REJECT. */
+	/*
+	 * No table: a new flow has no backend and is refused, as kube-proxy's
+	 * REJECT; dropped when externalTrafficPolicy Local finds none here.
+	 */
 	out_open_object(NULL);
-	rule_head(d, "REJECT", d->drops, 0, exact);
-	out_string(PRINT_ANY, "reject_with", " reject-with %s",
-		   d->addr.proto == IPPROTO_TCP ? "tcp-reset" : "icmp-port-unreachable");
+	rule_head(d, d->flags & SVCBPF_SVC_LOCAL ? "DROP" : "REJECT", d->drops, 0, exact);
+	if (d->flags & SVCBPF_SVC_LOCAL)
+		out_null(PRINT_JSON, "reject_with", NULL, NULL);
+	else
+		out_string(PRINT_ANY, "reject_with", " reject-with %s",
+			   d->addr.proto == IPPROTO_TCP ? "tcp-reset" : "icmp-port-unreachable");
 	out_null(PRINT_JSON, "to", NULL, NULL);
 	out_null(PRINT_JSON, "backend_id", NULL, NULL);
 	out_null(PRINT_JSON, "state", NULL, NULL);
@@ -985,7 +1012,8 @@ static void dump_rules(const struct dump_svc *d, bool exact)
 		out_null(PRINT_JSON, "owner", NULL, NULL);
 	out_uint(PRINT_JSON, "packets", NULL, d->drops);
 	out_uint(PRINT_JSON, "bytes", NULL, 0);
-	rule_comment(d->owner, "no backend", NULL);
+	rule_comment(d->owner, d->flags & SVCBPF_SVC_LOCAL ? "no local backend" : "no backend",
+		     NULL, NULL);
 	out_fp("\n");
 	out_close_object();
 }

@@ -72,7 +72,16 @@ struct k8s_service {
 	size_t nsrc_ranges;
 	bool etp_local; /* spec.externalTrafficPolicy: Local (default Cluster) */
 	uint16_t health_node_port; /* spec.healthCheckNodePort (LoadBalancer + Local; 0: allocate) */
+	/* spec.allocateLoadBalancerNodePorts (LoadBalancer; default true) */
+	bool alloc_lb_node_ports;
 };
+
+/* Does Service @s take traffic from outside the node (NodePort/LoadBalancer/externalIPs)? */
+bool k8s_svc_external(const struct k8s_service *s);
+/* Do the ports of Service @s get node ports (NodePort, LoadBalancer unless turned off)? */
+bool k8s_svc_node_ports(const struct k8s_service *s);
+/* Is @s a DNS subdomain (a node name)? NULL, or why not. */
+const char *k8s_dns_subdomain(const char *s);
 
 /* A container port of a Pod. */
 struct k8s_pod_port {

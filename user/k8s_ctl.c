@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "k8s_ctl.h"
 #include "svcbpf.h"
@@ -207,6 +208,7 @@ static int endpoints_of(const struct k8s_set *set, const struct k8s_obj *svc, st
 			e->ready = o->pod.ready;
 			e->terminating = o->pod.terminating;
 			snprintf(e->pod, sizeof(e->pod), "%s", o->name);
+			snprintf(e->node, sizeof(e->node), "%s", o->pod.node_name);
 			for (size_t p = 0; p < sv->nports; p++)
 				e->port[p] = pod_target(&sv->ports[p], &o->pod);
 		} else if (!sv->has_selector &&
@@ -223,6 +225,8 @@ static int endpoints_of(const struct k8s_set *set, const struct k8s_obj *svc, st
 						return -ENOMEM;
 					e->ready = es->addrs[a].ready;
 					e->terminating = es->addrs[a].terminating;
+					snprintf(e->node, sizeof(e->node), "%s",
+						 es->addrs[a].node_name);
 					for (size_t p = 0; p < sv->nports; p++) {
 						uint16_t t = set_target(&sv->ports[p], es);
 
@@ -251,7 +255,160 @@ static int cmp_xlate(const void *a, const void *b)
 	return l4addr_cmp(x, y);
 }
 
-int k8s_translations(const struct k8s_set *set, struct k8s_xlate **out, size_t *n)
+/*
+ * Is endpoint @e on node @node? One with no node name at all counts as
+ * local: a single-node setup (pods applied without spec.nodeName, Endpoints
+ * without nodeName) has every endpoint on this node. @node NULL: all are.
+ */
+static bool ep_local(const struct k8s_ep *e, const char *node)
+{
+	return !node || !e->node[0] || !strcmp(e->node, node);
+}
+
+/* A new zeroed translation at the end of *@out; NULL when out of memory. */
+static struct k8s_xlate *xlate_new(struct k8s_xlate **out, size_t *n, size_t *cap)
+{
+	struct k8s_xlate *x;
+
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		struct k8s_xlate *nx = realloc(*out, ncap * sizeof(*nx));
+
+		if (!nx)
+			return NULL;
+		*out = nx;
+		*cap = ncap;
+	}
+	x = &(*out)[(*n)++];
+	memset(x, 0, sizeof(*x));
+	return x;
+}
+
+/*
+ * Fill @x's backends: the endpoints of @eps[0..neps) serving port @p, with
+ * @node set only those on that node (externalTrafficPolicy Local).
+ */
+static int xlate_backends(struct k8s_xlate *x, const struct k8s_service *sv, size_t p,
+			  const struct k8s_ep *eps, size_t neps, const char *node, bool local)
+{
+	bool any_ready = false;
+
+	x->rec.be = calloc(neps + 1, sizeof(*x->rec.be));
+	if (!x->rec.be)
+		return -ENOMEM;
+	/*
+	 * Ready endpoints take new flows (not-ready ones too with
+	 * publishNotReadyAddresses). Not-ready and terminating ones keep the
+	 * flows they have and take no new ones, as kube-proxy keeps established
+	 * connections. When none is ready, serving terminating ones take new
+	 * flows (kube-proxy's fallback, per set: the local set with Local).
+	 */
+	for (size_t e = 0; e < neps; e++)
+		any_ready |= eps[e].port[p] && !eps[e].terminating &&
+			     (eps[e].ready || sv->publish_not_ready) &&
+			     (!local || ep_local(&eps[e], node));
+	for (size_t e = 0; e < neps; e++) {
+		bool takes = !eps[e].terminating ? eps[e].ready || sv->publish_not_ready :
+						   !any_ready && eps[e].ready;
+		struct be_rec *b;
+
+		if (!eps[e].port[p] || (local && !ep_local(&eps[e], node)))
+			continue;
+		b = &x->rec.be[x->rec.nbe++];
+		b->addr = (struct l4addr){ eps[e].ip, eps[e].port[p], sv->ports[p].proto };
+		b->weight = 1;
+		b->state = takes ? SVCBPF_BE_ACTIVE : SVCBPF_BE_DRAINING;
+	}
+	return 0;
+}
+
+static int cmp_cidr(const void *a, const void *b)
+{
+	const struct cidr4 *x = a, *y = b;
+
+	if (x->ip != y->ip)
+		return x->ip < y->ip ? -1 : 1;
+	return (int)x->len - (int)y->len;
+}
+
+/* One frontend of Service @o's port @p at @addr; @ranges: its source ranges (copied). */
+static int xlate_add(struct k8s_xlate **out, size_t *n, size_t *cap, const struct k8s_obj *o,
+		     size_t p, struct l4addr addr, uint16_t flags, bool ranges,
+		     const struct k8s_ep *eps, size_t neps, const char *node)
+{
+	const struct k8s_service *sv = &o->svc;
+	struct k8s_xlate *x;
+
+	/* One Service asking twice for one address (an external IP that is its LB IP). */
+	for (size_t i = 0; i < *n; i++) {
+		char owner[2 * K8S_NAME_LEN];
+
+		k8s_owner(owner, sizeof(owner), o);
+		if (!l4addr_cmp(&(*out)[i].rec.addr, &addr) && !strcmp((*out)[i].owner, owner))
+			return 0;
+	}
+	x = xlate_new(out, n, cap);
+	if (!x)
+		return -ENOMEM;
+	k8s_owner(x->owner, sizeof(x->owner), o);
+	x->rec.addr = addr;
+	x->rec.affinity = sv->affinity_timeout;
+	x->rec.flags = flags;
+	if (ranges && sv->nsrc_ranges) {
+		size_t k = 0;
+
+		x->rec.ranges = calloc(sv->nsrc_ranges, sizeof(*x->rec.ranges));
+		if (!x->rec.ranges)
+			return -ENOMEM;
+		memcpy(x->rec.ranges, sv->src_ranges, sv->nsrc_ranges * sizeof(*x->rec.ranges));
+		qsort(x->rec.ranges, sv->nsrc_ranges, sizeof(*x->rec.ranges), cmp_cidr);
+		for (size_t i = 0; i < sv->nsrc_ranges; i++)
+			if (!k || cmp_cidr(&x->rec.ranges[k - 1], &x->rec.ranges[i]))
+				x->rec.ranges[k++] = x->rec.ranges[i];
+		x->rec.nranges = k;
+	}
+	return xlate_backends(x, sv, p, eps, neps, node, flags & SVCBPF_SVC_LOCAL);
+}
+
+/* Every frontend of Service @o (see k8s_translations_on). */
+static int service_xlates(const struct k8s_set *set, const struct k8s_obj *o, const char *node,
+			  struct k8s_xlate **out, size_t *n, size_t *cap)
+{
+	const struct k8s_service *sv = &o->svc;
+	uint16_t ext = SVCBPF_SVC_EXTERNAL | (sv->etp_local ? SVCBPF_SVC_LOCAL : SVCBPF_SVC_MASQ);
+	bool lb = !strcmp(sv->type, "LoadBalancer");
+	struct k8s_ep *eps;
+	size_t neps;
+	int ret = 0;
+
+	if (k8s_endpoints_of(set, o, &eps, &neps))
+		return -ENOMEM;
+	for (size_t p = 0; !ret && p < sv->nports; p++) {
+		uint16_t port = sv->ports[p].port;
+		uint8_t proto = sv->ports[p].proto;
+
+		ret = xlate_add(out, n, cap, o, p, (struct l4addr){ sv->cluster_ip, port, proto },
+				0, false, eps, neps, node);
+		/* A node port given with allocateLoadBalancerNodePorts false is used too. */
+		if (!ret && (lb || !strcmp(sv->type, "NodePort")) && sv->ports[p].node_port)
+			ret = xlate_add(out, n, cap, o, p,
+					(struct l4addr){ 0, sv->ports[p].node_port, proto }, ext,
+					false, eps, neps, node);
+		for (size_t i = 0; !ret && i < sv->nexternal_ips; i++)
+			ret = xlate_add(out, n, cap, o, p,
+					(struct l4addr){ sv->external_ips[i], port, proto }, ext,
+					false, eps, neps, node);
+		for (size_t i = 0; !ret && lb && i < sv->nlb_ips; i++)
+			ret = xlate_add(out, n, cap, o, p,
+					(struct l4addr){ sv->lb_ips[i], port, proto }, ext, true,
+					eps, neps, node);
+	}
+	k8s_eps_free(eps, neps);
+	return ret;
+}
+
+int k8s_translations_on(const struct k8s_set *set, const char *node, struct k8s_xlate **out,
+			size_t *n)
 {
 	size_t cap = 0;
 
@@ -260,77 +417,87 @@ int k8s_translations(const struct k8s_set *set, struct k8s_xlate **out, size_t *
 	for (size_t i = 0; i < set->n; i++) {
 		const struct k8s_obj *o = &set->obj[i];
 		const struct k8s_service *sv = &o->svc;
-		struct k8s_ep *eps;
-		size_t neps;
 
 		/* Headless and ExternalName Services have no ClusterIP to translate. */
 		if (o->kind != K8S_SERVICE || sv->headless || !sv->cluster_ip ||
 		    !strcmp(sv->type, "ExternalName"))
 			continue;
-		if (k8s_endpoints_of(set, o, &eps, &neps))
+		if (service_xlates(set, o, node, out, n, &cap)) {
+			k8s_xlates_free(*out, *n);
+			*out = NULL;
+			*n = 0;
 			return -ENOMEM;
-		for (size_t p = 0; p < sv->nports; p++) {
-			struct k8s_xlate *x;
-
-			if (*n == cap) {
-				struct k8s_xlate *nx =
-					realloc(*out, (cap = cap ? cap * 2 : 16) * sizeof(*nx));
-
-				if (!nx) {
-					k8s_eps_free(eps, neps);
-					return -ENOMEM;
-				}
-				*out = nx;
-			}
-			x = &(*out)[(*n)++];
-			memset(x, 0, sizeof(*x));
-			k8s_owner(x->owner, sizeof(x->owner), o);
-			x->rec.addr = (struct l4addr){ sv->cluster_ip, sv->ports[p].port,
-						       sv->ports[p].proto };
-			x->rec.affinity = sv->affinity_timeout;
-			x->rec.be = calloc(neps + 1, sizeof(*x->rec.be));
-			if (!x->rec.be) {
-				k8s_eps_free(eps, neps);
-				return -ENOMEM;
-			}
-			/*
-			 * Ready endpoints take new flows (not-ready ones too with
-			 * publishNotReadyAddresses). Not-ready and terminating ones
-			 * keep the flows they have and take no new ones, as kube-proxy
-			 * keeps established connections. When none is ready, serving
-			 * terminating ones take new flows (kube-proxy's fallback).
-			 */
-			bool any_ready = false;
-
-			for (size_t e = 0; e < neps; e++)
-				any_ready |= eps[e].port[p] && !eps[e].terminating &&
-					     (eps[e].ready || sv->publish_not_ready);
-			for (size_t e = 0; e < neps; e++) {
-				bool takes = !eps[e].terminating ?
-						     eps[e].ready || sv->publish_not_ready :
-						     !any_ready && eps[e].ready;
-				struct be_rec *b;
-
-				if (!eps[e].port[p])
-					continue;
-				b = &x->rec.be[x->rec.nbe++];
-				b->addr = (struct l4addr){ eps[e].ip, eps[e].port[p],
-							   sv->ports[p].proto };
-				b->weight = 1;
-				b->state = takes ? SVCBPF_BE_ACTIVE : SVCBPF_BE_DRAINING;
-			}
 		}
-		k8s_eps_free(eps, neps);
 	}
 	if (*n)
 		qsort(*out, *n, sizeof(**out), cmp_xlate);
 	return 0;
 }
 
+int k8s_translations(const struct k8s_set *set, struct k8s_xlate **out, size_t *n)
+{
+	return k8s_translations_on(set, NULL, out, n);
+}
+
+int k8s_health_checks(const struct k8s_set *set, const char *node, struct k8s_health **out,
+		      size_t *n)
+{
+	*out = calloc(set->n + 1, sizeof(**out));
+	*n = 0;
+	if (!*out)
+		return -ENOMEM;
+	for (size_t i = 0; i < set->n; i++) {
+		const struct k8s_obj *o = &set->obj[i];
+		struct k8s_health *h = &(*out)[*n];
+		struct k8s_ep *eps;
+		size_t neps;
+
+		if (o->kind != K8S_SERVICE || strcmp(o->svc.type, "LoadBalancer") ||
+		    !o->svc.etp_local || !o->svc.health_node_port)
+			continue;
+		if (k8s_endpoints_of(set, o, &eps, &neps)) {
+			free(*out);
+			*out = NULL;
+			*n = 0;
+			return -ENOMEM;
+		}
+		snprintf(h->ns, sizeof(h->ns), "%s", o->ns);
+		snprintf(h->name, sizeof(h->name), "%s", o->name);
+		h->port = o->svc.health_node_port;
+		h->local_endpoints = 0;
+		for (size_t e = 0; e < neps; e++)
+			h->local_endpoints += eps[e].ready && !eps[e].terminating &&
+					      ep_local(&eps[e], node);
+		k8s_eps_free(eps, neps);
+		(*n)++;
+	}
+	return 0;
+}
+
+int k8s_node_name(struct store *s, char *buf, size_t len)
+{
+	int rc = store_setting_get(s, "node-name", buf, len);
+
+	if (rc < 0)
+		return rc;
+	if (rc && buf[0])
+		return 0;
+	if (gethostname(buf, len))
+		return -errno;
+	buf[len - 1] = '\0';
+	/* As the kubelet names its node: the host name in lower case. */
+	for (char *c = buf; *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+	return 0;
+}
+
 void k8s_xlates_free(struct k8s_xlate *x, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		free(x[i].rec.be);
+		free(x[i].rec.ranges);
+	}
 	free(x);
 }
 

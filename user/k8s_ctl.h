@@ -32,6 +32,7 @@ struct k8s_ep {
 	bool terminating;
 	char pod[K8S_NAME_LEN]; /* "" when it came from Endpoints/EndpointSlice */
 	uint16_t *port; /* [svc.nports] */
+	char node[K8S_NAME_LEN]; /* the Pod's spec.nodeName or the address' nodeName; "" unknown */
 };
 
 /* The endpoints of Service @svc: from its selector's pods, or from Endpoints/slices. */
@@ -45,13 +46,53 @@ struct k8s_xlate {
 	char owner[2 * K8S_NAME_LEN]; /* "ns/name" */
 };
 
-/* Every translation the Services in @set ask for, sorted by address. */
+/*
+ * Every translation the Services in @set ask for, sorted by address: per
+ * Service port the ClusterIP frontend, and for NodePort/LoadBalancer/
+ * externalIPs the external frontends (rec.flags, rec.ranges). @node is this
+ * node's name: with externalTrafficPolicy Local the external frontends get
+ * only the endpoints on @node (or with no nodeName at all; @node NULL: every
+ * endpoint counts as local).
+ */
+int k8s_translations_on(const struct k8s_set *set, const char *node, struct k8s_xlate **out,
+			size_t *n);
+/* k8s_translations_on(@set, NULL, ...): kept for the fuzz harnesses. */
 int k8s_translations(const struct k8s_set *set, struct k8s_xlate **out, size_t *n);
 void k8s_xlates_free(struct k8s_xlate *x, size_t n);
 
 /* Kubernetes-shaped Endpoints and EndpointSlices (a JSON array) for Service @svc. */
 json_t *k8s_endpoints_json(const struct k8s_set *set, const struct k8s_obj *svc);
 json_t *k8s_slices_json(const struct k8s_set *set, const struct k8s_obj *svc);
+
+/* A LoadBalancer Service with externalTrafficPolicy Local and its health check port. */
+struct k8s_health {
+	char ns[K8S_NAME_LEN];
+	char name[K8S_NAME_LEN];
+	uint16_t port; /* spec.healthCheckNodePort */
+	size_t local_endpoints; /* ready, not terminating, on this node */
+};
+
+/*
+ * Every LoadBalancer + Local Service in @set with a healthCheckNodePort, and
+ * how many of its endpoints are ready, not terminating and on node @node.
+ * *@out is malloc'ed (free()); 0 or -errno.
+ */
+int k8s_health_checks(const struct k8s_set *set, const char *node, struct k8s_health **out,
+		      size_t *n);
+
+/*
+ * This node's name: the store's "node-name" setting (`load --node-name`),
+ * else the host name in lower case (as the kubelet's default). 0 or -errno.
+ */
+int k8s_node_name(struct store *s, char *buf, size_t len);
+
+/*
+ * Store @node (a DNS subdomain; NULL: keep the one stored) as this node's
+ * name and run the controller, so externalTrafficPolicy Local frontends
+ * follow, in one change (state lock, store transaction, maps). Reports
+ * errors; returns an exit code. Not under the state lock: it takes it.
+ */
+int k8s_node_apply(const char *node);
 
 /* "ns/name" */
 void k8s_owner(char *buf, size_t len, const struct k8s_obj *o);

@@ -10,6 +10,11 @@
  * svcbpf forwards IPv4 TCP and UDP: a Service with an SCTP port or an
  * IPv6 ClusterIP is refused; SCTP ports of Pods, Endpoints and slices
  * (which only SCTP Services use) are left out without an error.
+ * NodePort/LoadBalancer fields (nodePort, externalIPs, the ingress IPs,
+ * loadBalancerSourceRanges, externalTrafficPolicy, healthCheckNodePort,
+ * allocateLoadBalancerNodePorts) follow ValidateService and the node port
+ * allocator's messages ("Invalid value: 80: provided port is not in the
+ * valid range..."); IPv6 entries of dual-stack lists are left out.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -19,6 +24,7 @@
 #include <string.h>
 
 #include "k8s.h"
+#include "svcbpf.h"
 
 #define PATH_LEN 256
 #define SHOW_LEN 96
@@ -432,6 +438,28 @@ static int want_ip(const char *s, const char *path, bool special, uint32_t *ip, 
 	return why ? fail(err, path, "'%s' %s", show(v, s), why) : 0;
 }
 
+const char *k8s_dns_subdomain(const char *s)
+{
+	return dns_subdomain(s);
+}
+
+/* Optional node name @key of @o (a DNS subdomain, as Kubernetes' ValidateNodeName) into @out. */
+static int get_node_name(const json_t *o, const char *base, const char *key, char out[K8S_NAME_LEN],
+			 char err[ERR_LEN])
+{
+	char p[PATH_LEN], shown[SHOW_LEN];
+	const char *name, *why;
+	int ret = get_str(o, base, key, false, &name, err);
+
+	if (ret || !name || !*name)
+		return ret;
+	why = dns_subdomain(name);
+	if (why)
+		return fail(err, join(p, base, key), "'%s': %s", show(shown, name), why);
+	snprintf(out, K8S_NAME_LEN, "%s", name);
+	return 0;
+}
+
 static void labels_free(struct k8s_label *l, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -549,6 +577,213 @@ static int decode_cluster_ip(const json_t *spec, struct k8s_service *s, char err
 	return want_ip(cip, path, true, &s->cluster_ip, err);
 }
 
+bool k8s_svc_external(const struct k8s_service *s)
+{
+	return !strcmp(s->type, "NodePort") || !strcmp(s->type, "LoadBalancer") ||
+	       (!strcmp(s->type, "ClusterIP") && s->nexternal_ips);
+}
+
+bool k8s_svc_node_ports(const struct k8s_service *s)
+{
+	return !strcmp(s->type, "NodePort") ||
+	       (!strcmp(s->type, "LoadBalancer") && s->alloc_lb_node_ports);
+}
+
+/* A node port given at @path (nodePort, healthCheckNodePort): in 30000-32767. */
+static int want_node_port(const json_t *v, const char *path, uint16_t *out, char err[ERR_LEN])
+{
+	json_int_t n;
+
+	if (!json_is_integer(v))
+		return fail(err, path, "expected a number, got %s", type_of(v));
+	n = json_integer_value(v);
+	if (!n)
+		return 0;
+	/* Kubernetes' portallocator message. */
+	if (n < SVCBPF_NODEPORT_MIN || n > SVCBPF_NODEPORT_MAX)
+		return fail(err, path,
+			    "Invalid value: %" JSON_INTEGER_FORMAT
+			    ": provided port is not in the valid range. The range of valid ports "
+			    "is %d-%d",
+			    n, SVCBPF_NODEPORT_MIN, SVCBPF_NODEPORT_MAX);
+	*out = (uint16_t)n;
+	return 0;
+}
+
+/*
+ * A list of IPv4 addresses at @base.@key into *@out (IPv6 entries of a
+ * dual-stack manifest are left out, as spec.clusterIPs' second is).
+ */
+static int get_ip_list(const json_t *o, const char *base, const char *key, uint32_t **out,
+		       size_t *n, char err[ERR_LEN])
+{
+	char lp[PATH_LEN], p[PATH_LEN];
+	const json_t *list, *v;
+	size_t i;
+	int ret = get_arr(o, base, key, false, &list, err);
+
+	if (ret || !list)
+		return ret;
+	join(lp, base, key);
+	*out = calloc(json_array_size(list) + 1, sizeof(**out));
+	if (!*out)
+		return fail(err, lp, "out of memory");
+	json_array_foreach(list, i, v) {
+		uint32_t ip;
+
+		at(p, lp, i);
+		if (!json_is_string(v))
+			return fail(err, p, "expected a string, got %s", type_of(v));
+		if (has_nul(v))
+			return fail(err, p, "contains a NUL character");
+		if (strchr(json_string_value(v), ':'))
+			continue;
+		ret = want_ip(json_string_value(v), p, true, &ip, err);
+		if (ret)
+			return ret;
+		/* Kubernetes takes a repeated address; it is one frontend. */
+		bool dup = false;
+
+		for (size_t j = 0; j < *n; j++)
+			dup |= (*out)[j] == ip;
+		if (!dup)
+			(*out)[(*n)++] = ip;
+	}
+	return 0;
+}
+
+/* status.loadBalancer.ingress[].ip (entries with only a hostname are left out). */
+static int decode_lb_ingress(const json_t *doc, struct k8s_service *s, char err[ERR_LEN])
+{
+	const char *base = "status.loadBalancer.ingress";
+	const json_t *status, *lb, *ing, *v;
+	char p[PATH_LEN], q[PATH_LEN];
+	size_t i;
+	int ret = get_obj(doc, "", "status", false, &status, err);
+
+	if (!ret)
+		ret = get_obj(status, "status", "loadBalancer", false, &lb, err);
+	if (!ret)
+		ret = get_arr(lb, "status.loadBalancer", "ingress", false, &ing, err);
+	if (ret || !ing)
+		return ret;
+	s->lb_ips = calloc(json_array_size(ing) + 1, sizeof(*s->lb_ips));
+	if (!s->lb_ips)
+		return fail(err, base, "out of memory");
+	json_array_foreach(ing, i, v) {
+		const char *ip, *host;
+		uint32_t a;
+
+		at(p, base, i);
+		ret = want_object(v, p, err);
+		if (!ret)
+			ret = get_str(v, p, "ip", false, &ip, err);
+		if (!ret)
+			ret = get_str(v, p, "hostname", false, &host, err);
+		if (ret)
+			return ret;
+		if (!ip || !*ip || strchr(ip, ':'))
+			continue;
+		ret = want_ip(ip, join(q, p, "ip"), true, &a, err);
+		if (ret)
+			return ret;
+		bool dup = false;
+
+		for (size_t j = 0; j < s->nlb_ips; j++)
+			dup |= s->lb_ips[j] == a;
+		if (!dup)
+			s->lb_ips[s->nlb_ips++] = a;
+	}
+	return 0;
+}
+
+/*
+ * NodePort, LoadBalancer and external IP fields, with Kubernetes' rules
+ * (ValidateService, validateServiceExternalTrafficPolicy) and defaults
+ * (allocateLoadBalancerNodePorts true, externalTrafficPolicy Cluster).
+ */
+static int decode_external(const json_t *doc, const json_t *spec, struct k8s_service *s,
+			   char err[ERR_LEN])
+{
+	bool lb = !strcmp(s->type, "LoadBalancer");
+	const json_t *ranges, *v;
+	const char *etp;
+	char p[PATH_LEN], shown[SHOW_LEN];
+	size_t i;
+	int ret;
+
+	s->alloc_lb_node_ports = lb;
+	if (field(spec, "allocateLoadBalancerNodePorts") && !lb)
+		return fail(err, "spec.allocateLoadBalancerNodePorts",
+			    "Forbidden: may only be used when `type` is 'LoadBalancer'");
+	ret = get_bool(spec, "spec", "allocateLoadBalancerNodePorts", &s->alloc_lb_node_ports, err);
+	if (!ret)
+		ret = get_ip_list(spec, "spec", "externalIPs", &s->external_ips, &s->nexternal_ips,
+				  err);
+	if (!ret)
+		ret = get_arr(spec, "spec", "loadBalancerSourceRanges", false, &ranges, err);
+	if (!ret)
+		ret = get_str(spec, "spec", "externalTrafficPolicy", false, &etp, err);
+	if (ret)
+		return ret;
+	if (json_array_size(ranges) && !lb)
+		return fail(err, "spec.loadBalancerSourceRanges",
+			    "Forbidden: may only be used when `type` is 'LoadBalancer'");
+	s->src_ranges = calloc(json_array_size(ranges) + 1, sizeof(*s->src_ranges));
+	if (!s->src_ranges)
+		return fail(err, "spec.loadBalancerSourceRanges", "out of memory");
+	json_array_foreach(ranges, i, v) {
+		char why[ERR_LEN];
+
+		at(p, "spec.loadBalancerSourceRanges", i);
+		if (!json_is_string(v))
+			return fail(err, p, "expected a string, got %s", type_of(v));
+		if (has_nul(v))
+			return fail(err, p, "contains a NUL character");
+		if (strchr(json_string_value(v), ':'))
+			continue;
+		if (parse_cidr4(json_string_value(v), &s->src_ranges[s->nsrc_ranges], why)) {
+			/* @why quotes the value: one line, whatever it holds. */
+			for (char *c = why; *c; c++)
+				if ((unsigned char)*c < 0x20 || *c == 0x7f)
+					*c = '?';
+			return fail(err, p, "Invalid value: \"%s\": %s",
+				    show(shown, json_string_value(v)), why);
+		}
+		s->nsrc_ranges++;
+	}
+	if (etp && *etp) {
+		if (strcmp(etp, "Cluster") && strcmp(etp, "Local"))
+			return fail(err, "spec.externalTrafficPolicy",
+				    "Unsupported value: \"%s\": supported values: \"Cluster\", "
+				    "\"Local\"",
+				    show(shown, etp));
+		if (!k8s_svc_external(s))
+			return fail(err, "spec.externalTrafficPolicy",
+				    "Invalid value: \"%s\": may only be set for "
+				    "externally-accessible services",
+				    etp);
+		s->etp_local = !strcmp(etp, "Local");
+	}
+	v = field(spec, "healthCheckNodePort");
+	if (v) {
+		ret = want_node_port(v, "spec.healthCheckNodePort", &s->health_node_port, err);
+		if (ret)
+			return ret;
+		if (s->health_node_port && !(lb && s->etp_local))
+			return fail(err, "spec.healthCheckNodePort",
+				    "Invalid value: %u: may only be set when `type` is "
+				    "'LoadBalancer' and `externalTrafficPolicy` is 'Local'",
+				    s->health_node_port);
+		for (i = 0; i < s->nports && s->health_node_port; i++)
+			if (s->ports[i].node_port == s->health_node_port)
+				return fail(err, "spec.healthCheckNodePort",
+					    "Invalid value: %u: provided port is already allocated",
+					    s->health_node_port);
+	}
+	return lb ? decode_lb_ingress(doc, s, err) : 0;
+}
+
 /* One entry of spec.ports at @p; @i and @n: its index and the number of ports. */
 static int decode_svc_port(const json_t *item, const char *p, size_t n, struct k8s_svc_port *sp,
 			   char err[ERR_LEN])
@@ -614,6 +849,21 @@ static int decode_svc_port(const json_t *item, const char *p, size_t n, struct k
 	snprintf(sp->target_name, sizeof(sp->target_name), "%s", name);
 	sp->target_port = 0;
 	return 0;
+}
+
+/* spec.ports[].nodePort at @p of Service @s (whose type is known). */
+static int decode_node_port(const json_t *item, const char *p, const struct k8s_service *s,
+			    struct k8s_svc_port *sp, char err[ERR_LEN])
+{
+	const json_t *v = field(item, "nodePort");
+	char q[PATH_LEN];
+
+	join(q, p, "nodePort");
+	if (!v || (json_is_integer(v) && !json_integer_value(v)))
+		return 0;
+	if (strcmp(s->type, "NodePort") && strcmp(s->type, "LoadBalancer"))
+		return fail(err, q, "Forbidden: may not be used when `type` is '%s'", s->type);
+	return want_node_port(v, q, &sp->node_port, err);
 }
 
 static int decode_affinity(const json_t *spec, struct k8s_service *s, char err[ERR_LEN])
@@ -701,6 +951,8 @@ static int decode_service(const json_t *doc, const json_t *md, struct k8s_obj *o
 
 		at(p, "spec.ports", i);
 		ret = decode_svc_port(json_array_get(ports, i), p, n, sp, err);
+		if (!ret)
+			ret = decode_node_port(json_array_get(ports, i), p, s, sp, err);
 		if (ret)
 			return ret;
 		s->nports++;
@@ -714,12 +966,19 @@ static int decode_service(const json_t *doc, const json_t *md, struct k8s_obj *o
 			if (sp->port == s->ports[j].port && sp->proto == s->ports[j].proto)
 				return fail(err, p, "duplicate port %u/%s (also spec.ports[%zu])",
 					    sp->port, proto_upper(sp->proto), j);
+			/* Kubernetes: one nodePort per protocol. */
+			if (sp->node_port && sp->node_port == s->ports[j].node_port &&
+			    sp->proto == s->ports[j].proto)
+				return fail(err, join(q, p, "nodePort"), "Duplicate value: %u",
+					    sp->node_port);
 		}
 	}
 	ret = decode_affinity(spec, s, err);
 	if (!ret)
 		ret = get_bool(spec, "spec", "publishNotReadyAddresses", &s->publish_not_ready,
 			       err);
+	if (!ret)
+		ret = decode_external(doc, spec, s, err);
 	return ret;
 }
 
@@ -801,6 +1060,8 @@ static int decode_pod(const json_t *doc, const json_t *md, struct k8s_obj *o, ch
 		ret = get_obj(doc, "", "spec", false, &spec, err);
 	if (!ret)
 		ret = decode_pod_ports(spec, pod, err);
+	if (!ret)
+		ret = get_node_name(spec, "spec", "nodeName", pod->node_name, err);
 	if (!ret)
 		ret = get_obj(doc, "", "status", false, &status, err);
 	if (!ret)
@@ -918,6 +1179,8 @@ static int decode_ep_addrs(const json_t *ss, const char *base, const char *key, 
 			ret = -EINVAL;
 		if (!ret)
 			ret = want_ip(ip, join(q, p, "ip"), true, &ea->ip, err);
+		if (!ret)
+			ret = get_node_name(a, p, "nodeName", ea->node_name, err);
 		if (ret)
 			return ret;
 		ea->ready = ready;
@@ -1010,6 +1273,9 @@ static int decode_slice_endpoint(const json_t *e, const char *p, struct k8s_ep_a
 		if (!i)
 			ea->ip = ip;
 	}
+	ret = get_node_name(e, p, "nodeName", ea->node_name, err);
+	if (ret)
+		return ret;
 	/* Unknown readiness counts as ready; serving follows ready unless given. */
 	ea->ready = true;
 	ea->terminating = false;
@@ -1181,6 +1447,9 @@ void k8s_obj_free(struct k8s_obj *o)
 	case K8S_SERVICE:
 		labels_free(o->svc.selector, o->svc.nselector);
 		free(o->svc.ports);
+		free(o->svc.external_ips);
+		free(o->svc.lb_ips);
+		free(o->svc.src_ranges);
 		break;
 	case K8S_POD:
 		labels_free(o->pod.labels, o->pod.nlabels);

@@ -522,7 +522,8 @@ backends() {
 		bpftool map update pinned "$ct" \
 			key hex 0a 00 00 0$i 0a 60 00 02 13 88 00 50 06 01 00 00 \
 			value hex 0a f4 01 02 00 50 01 00 01 00 00 00 01 00 00 00 \
-			00 00 00 00 00 00 00 00 || e2e_fail "bpftool could not write conntrack"
+			00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 ||
+			e2e_fail "bpftool could not write conntrack"
 	done
 	out=$(bpftool -j map dump pinned "$ct" | jq length)
 	assert_eq "conntrack entries (max 2)" 2 "$out"

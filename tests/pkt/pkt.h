@@ -10,6 +10,7 @@
 #define SVCBPF_TEST_PKT_H
 
 #include <arpa/inet.h>
+#include <linux/icmp.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/tcp.h>
@@ -198,6 +199,120 @@ static inline size_t pkt_build(uint8_t *f, const struct pkt_spec *s)
 		l4[l4hdr + i] = (uint8_t)(i * 7 + 3);
 	pkt_fill_csums(f, s);
 	return len;
+}
+
+/*
+ * RFC 1624 (eq. 3) update of checksum @check (network order) for the
+ * 16-bit words at @from (@len bytes, even) becoming those at @to:
+ * HC' = ~(~HC + ~m + m'). An independent model of an incremental rewrite.
+ */
+static inline uint16_t csum_update(uint16_t check, const void *from, const void *to, size_t len)
+{
+	const uint8_t *a = from, *b = to;
+	uint32_t sum = (uint16_t)~ntohs(check);
+
+	for (size_t i = 0; i + 1 < len; i += 2) {
+		sum += (uint16_t) ~(a[i] << 8 | a[i + 1]);
+		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
+	}
+	return htons((uint16_t)~csum_fold_host(sum));
+}
+
+/* The outer headers of an ICMP error (see pkt_build_icmp()). */
+struct icmp_spec {
+	uint32_t saddr, daddr; /* host order */
+	uint8_t type, code;
+	uint16_t mtu; /* next-hop MTU, for fragmentation needed (RFC 1191) */
+	uint8_t opt_words; /* outer IPv4 option words */
+};
+
+/*
+ * Build into @f the ICMP error @s quoting the first @quote_len bytes of the
+ * IPv4 packet in frame @q (its IP header on), as a router or host sends it
+ * (RFC 792: TOS 0xc0, no DF). Checksums from scratch. Returns the length.
+ */
+static inline size_t pkt_build_icmp(uint8_t *f, const struct icmp_spec *s, const uint8_t *q,
+				    size_t quote_len)
+{
+	size_t ihl = 20 + 4u * s->opt_words;
+	size_t len = ETH_HLEN + ihl + 8 + quote_len;
+	struct ethhdr *eth = (struct ethhdr *)f;
+	struct iphdr *ip = pkt_ip(f);
+	uint8_t *ic = f + ETH_HLEN + ihl;
+
+	memset(f, 0, len);
+	memcpy(eth->h_dest, "\x02\x00\x00\x00\x00\x01", ETH_ALEN);
+	memcpy(eth->h_source, "\x02\x00\x00\x00\x00\x03", ETH_ALEN);
+	eth->h_proto = htons(ETH_P_IP);
+	ip->version = 4;
+	ip->ihl = (uint8_t)(ihl / 4);
+	ip->tos = 0xc0;
+	ip->tot_len = htons((uint16_t)(ihl + 8 + quote_len));
+	ip->id = htons(0x4321);
+	ip->ttl = 64;
+	ip->protocol = IPPROTO_ICMP;
+	ip->saddr = htonl(s->saddr);
+	ip->daddr = htonl(s->daddr);
+	for (size_t i = 20; i < ihl; i++)
+		((uint8_t *)ip)[i] = i + 1 == ihl ? 0 : 1;
+	ic[0] = s->type;
+	ic[1] = s->code;
+	ic[6] = (uint8_t)(s->mtu >> 8);
+	ic[7] = (uint8_t)s->mtu;
+	memcpy(ic + 8, q + ETH_HLEN, quote_len);
+	pkt_fill_csums(f, NULL);
+	return len;
+}
+
+/* The quoted IPv4 header of the ICMP error in @f. */
+static inline struct iphdr *pkt_icmp_quote(uint8_t *f)
+{
+	return (struct iphdr *)(pkt_l4(f) + 8);
+}
+
+/*
+ * The quoted packet of the ICMP error in @f, as a "frame" for the pkt_*
+ * helpers above: they only look past the Ethernet header, which here is the
+ * end of the ICMP header (so the pointer stays inside @f).
+ */
+static inline uint8_t *pkt_icmp_quote_frame(uint8_t *f)
+{
+	return (uint8_t *)pkt_icmp_quote(f) - ETH_HLEN;
+}
+
+/* Bytes of the quote in the ICMP error @f (from its quoted IP header on). */
+static inline size_t pkt_icmp_quote_len(uint8_t *f)
+{
+	struct iphdr *ip = pkt_ip(f);
+
+	return ntohs(ip->tot_len) - ip->ihl * 4u - 8;
+}
+
+/* Does the quote hold its whole packet (so its L4 checksum can be summed)? */
+static inline bool pkt_icmp_quote_whole(uint8_t *f)
+{
+	return pkt_icmp_quote_len(f) >= ntohs(pkt_icmp_quote(f)->tot_len);
+}
+
+/*
+ * Do the ICMP error's checksums verify from scratch: the outer IPv4
+ * header's, the ICMP message's (all of it), the quoted IPv4 header's, and
+ * the quoted TCP/UDP checksum when the quote holds the whole packet (UDP 0:
+ * none)?
+ */
+static inline bool pkt_icmp_csums_ok(uint8_t *f)
+{
+	uint8_t *q = pkt_icmp_quote_frame(f);
+
+	if (pkt_ip(f)->check != pkt_ip_csum(f) || *pkt_l4_check(f) != pkt_l4_csum(f))
+		return false;
+	if (pkt_ip(q)->check != pkt_ip_csum(q))
+		return false;
+	if (!pkt_icmp_quote_whole(f))
+		return true;
+	if (pkt_ip(q)->protocol == IPPROTO_UDP && *pkt_l4_check(q) == 0)
+		return true;
+	return *pkt_l4_check(q) == pkt_l4_csum(q);
 }
 
 #endif /* SVCBPF_TEST_PKT_H */

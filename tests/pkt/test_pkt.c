@@ -5,6 +5,13 @@
  * CLI uses. Each translated frame is compared byte for byte with the input
  * plus the expected rewrite, whose checksums are computed from scratch; the
  * expected backend comes from the userspace mirror of the flow hash.
+ *
+ * Traffic from outside (issue 8): NodePort, masquerade (conntrack's four
+ * entries, ports), hairpin, externalTrafficPolicy Local, source ranges, and
+ * ICMP errors about translated flows (outer and quoted headers). The node
+ * address maps are written here: test runs come in on ifindex 1 (lo), the
+ * only interface in ifa, so whatever the FIB lookup says a masqueraded
+ * client leaves as ifa[1] (the ingress interface's address).
  */
 #define _GNU_SOURCE /* sched_setaffinity */
 #include <errno.h>
@@ -80,26 +87,46 @@ static int drop_verdict(enum prog p)
 	return p == XDP_IN ? XDP_DROP : TC_ACT_SHOT;
 }
 
-/* Run @p on @in; returns the program's verdict (the run itself must work). */
-static int run(enum prog p, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
+#ifndef BPF_F_TEST_SKB_CHECKSUM_COMPLETE
+#define BPF_F_TEST_SKB_CHECKSUM_COMPLETE (1U << 2)
+#endif
+
+/*
+ * Run @p on @in with test-run @flags; returns the program's verdict (the
+ * run itself must work). With BPF_F_TEST_SKB_CHECKSUM_COMPLETE the skb
+ * carries the sum of its bytes, and the kernel fails the run (EBADMSG)
+ * unless skb->csum still sums the packet the program left.
+ */
+static int run_flags(enum prog p, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len,
+		     __u32 flags)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)len,
-		    .data_out = out, .data_size_out = PKT_MAX, .repeat = 1);
+		    .data_out = out, .data_size_out = PKT_MAX, .repeat = 1, .flags = flags);
 	int err = bpf_prog_test_run_opts(prog_fd(p), &o);
 
 	if (err)
-		fail_msg("%s: BPF_PROG_TEST_RUN on %zu bytes failed: %s", prog_name[p], len,
-			 strerror(errno));
+		fail_msg("%s: BPF_PROG_TEST_RUN on %zu bytes%s failed: %s", prog_name[p], len,
+			 flags ? " (CHECKSUM_COMPLETE)" : "", strerror(errno));
 	*out_len = o.data_size_out;
 	return (int)o.retval;
 }
 
+static int run(enum prog p, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
+{
+	return run_flags(p, in, len, out, out_len, 0);
+}
+
 static void flush_ct(void)
 {
-	struct ct_key key;
+	struct ct_value *vals;
+	struct ct_key *keys;
+	size_t n;
 
-	while (!bpf_map_get_next_key(maps.ct, NULL, &key))
-		bpf_map_delete_elem(maps.ct, &key);
+	/* Read all, then delete: restarting the walk after each delete is quadratic. */
+	assert_int_equal(dp_ct_read(&maps, &keys, &vals, &n), 0);
+	assert_int_equal(dp_ct_delete(&maps, keys, n), n);
+	free(keys);
+	free(vals);
 }
 
 static uint64_t counter(enum svcbpf_counter c)
@@ -155,20 +182,30 @@ static void assert_frames_equal(const uint8_t *got, size_t got_len, const uint8_
 				 exp[i]);
 }
 
-/* Run @p on @s and check it comes out translated to @to (dst or src side). */
-static void check_nat(enum prog p, const struct pkt_spec *s, bool dst, const struct l4addr *to)
+/*
+ * Run @p (with test-run @flags) on @s and check it comes out translated to
+ * @to (dst or src side).
+ */
+static void check_nat_flags(enum prog p, const struct pkt_spec *s, bool dst,
+			    const struct l4addr *to, __u32 flags)
 {
 	uint8_t in[PKT_MAX], out[PKT_MAX], exp[PKT_MAX];
 	size_t len = pkt_build(in, s), out_len;
 	char what[96];
 
-	snprintf(what, sizeof(what), "%s %s :%u->:%u", prog_name[p],
-		 s->proto == IPPROTO_TCP ? "tcp" : "udp", s->sport, s->dport);
-	assert_int_equal(run(p, in, len, out, &out_len), pass_verdict(p));
+	snprintf(what, sizeof(what), "%s %s :%u->:%u%s", prog_name[p],
+		 s->proto == IPPROTO_TCP ? "tcp" : "udp", s->sport, s->dport,
+		 flags ? " (CHECKSUM_COMPLETE)" : "");
+	assert_int_equal(run_flags(p, in, len, out, &out_len, flags), pass_verdict(p));
 	expected_nat(exp, in, len, dst, to, s);
 	assert_frames_equal(out, out_len, exp, len, what);
 	if (!pkt_csums_ok(out))
 		fail_msg("%s: checksums do not verify", what);
+}
+
+static void check_nat(enum prog p, const struct pkt_spec *s, bool dst, const struct l4addr *to)
+{
+	check_nat_flags(p, s, dst, to, 0);
 }
 
 /* Run @p on @s and check the frame is untouched, with verdict @verdict. */
@@ -1130,6 +1167,1035 @@ static void test_monitor_events(void **state)
 	ring_buffer__free(rb);
 }
 
+/* ------------------------------------------------------- traffic from outside */
+
+#define NODE_IP 0xcb007101 /* 203.0.113.1: the node's address (ifindex 1, lo in test runs) */
+#define NODE_IP2 0xc6336401 /* 198.51.100.1: another address on the same interface */
+#define OUTSIDE 0xc000020a /* 192.0.2.10: a client outside the cluster */
+#define OUTSIDE2 0xc6120001 /* 198.18.0.1: outside the LoadBalancer's source ranges */
+#define ROUTER 0xc0000201 /* 192.0.2.1: a router on the path to the client */
+#define EXT_IP 0xc6336408 /* 198.51.100.8: an external IP, externalTrafficPolicy Local */
+#define LB_IP 0xc6336407 /* 198.51.100.7: a LoadBalancer IP with source ranges */
+#define VIP_HAIRPIN 0x0a600064 /* 10.96.0.100: one backend, 10.244.1.10:8080 */
+#define POD 0x0af4010a /* 10.244.1.10 */
+#define NP_FLAGS (SVCBPF_SVC_EXTERNAL | SVCBPF_SVC_MASQ)
+
+static struct be_rec np_be[] = {
+	{ 31, { 0x0af4010a, 8080, IPPROTO_TCP }, 1, SVCBPF_BE_ACTIVE },
+	{ 32, { 0x0af4020f, 8080, IPPROTO_TCP }, 1, SVCBPF_BE_ACTIVE },
+	{ 33, { 0x0af40314, 8080, IPPROTO_TCP }, 1, SVCBPF_BE_ACTIVE },
+};
+static struct be_rec np_udp_be[] = {
+	{ 34, { 0x0af4010a, 53, IPPROTO_UDP }, 1, SVCBPF_BE_ACTIVE },
+	{ 35, { 0x0af4020f, 53, IPPROTO_UDP }, 1, SVCBPF_BE_ACTIVE },
+};
+static struct be_rec np1_be[] = { { 36, { 0x0af4050a, 8080, IPPROTO_TCP }, 1, SVCBPF_BE_ACTIVE } };
+static struct be_rec hp_be[] = { { 37, { POD, 8080, IPPROTO_TCP }, 1, SVCBPF_BE_ACTIVE } };
+static struct be_rec local_be[] = { { 38, { POD, 8443, IPPROTO_TCP }, 1, SVCBPF_BE_ACTIVE } };
+static struct be_rec lb_be[] = { { 39, { 0x0af4020f, 8080, IPPROTO_TCP }, 1, SVCBPF_BE_ACTIVE } };
+static struct be_rec out_be[] = { { 40, { POD, 8080, IPPROTO_TCP }, 1, SVCBPF_BE_ACTIVE } };
+static struct cidr4 lb_ranges[] = { { 0xc0000200, 24 }, { 0x0a000000, 8 } };
+
+/* NodePort 30080/tcp and 30053/udp, externalTrafficPolicy Cluster. */
+static struct svc_rec svc_np = { .id = 20,
+				 .addr = { 0, 30080, IPPROTO_TCP },
+				 .nbe = 3,
+				 .be = np_be,
+				 .flags = NP_FLAGS };
+static struct svc_rec svc_np_udp = { .id = 21,
+				     .addr = { 0, 30053, IPPROTO_UDP },
+				     .nbe = 2,
+				     .be = np_udp_be,
+				     .flags = NP_FLAGS };
+/* NodePort 30081/tcp with one backend: every masquerade port is that backend's. */
+static struct svc_rec svc_np1 = { .id = 22,
+				  .addr = { 0, 30081, IPPROTO_TCP },
+				  .nbe = 1,
+				  .be = np1_be,
+				  .flags = NP_FLAGS };
+static struct svc_rec svc_hp = { .id = 23,
+				 .addr = { VIP_HAIRPIN, 80, IPPROTO_TCP },
+				 .nbe = 1,
+				 .be = hp_be };
+/* externalTrafficPolicy Local: no backend on this node, and one. */
+static struct svc_rec svc_local_empty = { .id = 24,
+					  .addr = { EXT_IP, 80, IPPROTO_TCP },
+					  .flags = SVCBPF_SVC_EXTERNAL | SVCBPF_SVC_LOCAL };
+static struct svc_rec svc_local = { .id = 25,
+				    .addr = { EXT_IP, 443, IPPROTO_TCP },
+				    .nbe = 1,
+				    .be = local_be,
+				    .flags = SVCBPF_SVC_EXTERNAL | SVCBPF_SVC_LOCAL };
+/* A LoadBalancer IP with loadBalancerSourceRanges 192.0.2.0/24 and 10.0.0.0/8. */
+static struct svc_rec svc_lb = { .id = 26,
+				 .addr = { LB_IP, 80, IPPROTO_TCP },
+				 .nbe = 1,
+				 .be = lb_be,
+				 .flags = NP_FLAGS,
+				 .ranges = lb_ranges,
+				 .nranges = 2 };
+/* A "NodePort" outside 30000-32767 (no store makes one): the dataplane must not answer it. */
+static struct svc_rec svc_np_out = { .id = 27,
+				     .addr = { 0, 29999, IPPROTO_TCP },
+				     .nbe = 1,
+				     .be = out_be,
+				     .flags = NP_FLAGS };
+
+/* The XDP program's metadata word on a frame it translated (svcbpf.bpf.c). */
+#define XDP_MARK_TRANSLATED 0x5ec0b9f1u
+
+static struct pkt_spec tcp_from(uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport)
+{
+	return (struct pkt_spec){
+		.saddr = saddr, .daddr = daddr, .sport = sport, .dport = dport, .proto = IPPROTO_TCP
+	};
+}
+
+/* The conntrack entry @saddr:@sport -> @daddr:@dport (@dir); fails the test when absent. */
+static struct ct_value ct_get(uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport,
+			      uint8_t proto, uint8_t dir, const char *what)
+{
+	struct ct_key k = { .saddr = htonl(saddr),
+			    .daddr = htonl(daddr),
+			    .sport = htons(sport),
+			    .dport = htons(dport),
+			    .proto = proto,
+			    .dir = dir };
+	struct ct_value v;
+
+	if (bpf_map_lookup_elem(maps.ct, &k, &v))
+		fail_msg("%s: no %s conntrack entry %08x:%u -> %08x:%u", what,
+			 dir == SVCBPF_CT_FWD ? "FWD" : "REV", saddr, sport, daddr, dport);
+	return v;
+}
+
+static size_t ct_count(void)
+{
+	struct ct_value *vals;
+	struct ct_key *keys;
+	size_t n;
+
+	assert_int_equal(dp_ct_read(&maps, &keys, &vals, &n), 0);
+	free(keys);
+	free(vals);
+	return n;
+}
+
+static void assert_ct(const struct ct_value *v, uint32_t addr, uint16_t port, uint8_t flags,
+		      const char *what)
+{
+	if (ntohl(v->addr) != addr || ntohs(v->port) != port || v->flags != flags)
+		fail_msg("%s: entry says %08x:%u flags %#x, expected %08x:%u flags %#x", what,
+			 ntohl(v->addr), ntohs(v->port), v->flags, addr, port, flags);
+}
+
+/*
+ * XDP drops @in: its bytes come out unchanged, after the cleared metadata
+ * word when XDP had made room for its mark (connection starts from outside).
+ */
+static void check_xdp_dropped(const uint8_t *in, size_t len, const char *what)
+{
+	uint8_t out[PKT_MAX];
+	size_t out_len, meta;
+	uint32_t mark = 0;
+
+	if (run(XDP_IN, in, len, out, &out_len) != XDP_DROP)
+		fail_msg("xdp: %s: not dropped", what);
+	meta = out_len - len;
+	if (meta != 0 && meta != sizeof(mark))
+		fail_msg("xdp: %s: %zu bytes out of %zu", what, out_len, len);
+	memcpy(&mark, out, meta);
+	if (mark)
+		fail_msg("xdp: %s: dropped but marked translated", what);
+	assert_frames_equal(out + meta, len, in, len, what);
+}
+
+/*
+ * XDP on @s, a connection start from outside: translated there to @to, the
+ * frame preceded by the 4-byte mark that tells tc to leave it alone.
+ */
+static void check_nat_xdp_marked(const struct pkt_spec *s, const struct l4addr *to)
+{
+	uint8_t in[PKT_MAX], out[PKT_MAX], exp[PKT_MAX];
+	size_t len = pkt_build(in, s), out_len;
+	uint32_t mark;
+
+	assert_int_equal(run(XDP_IN, in, len, out, &out_len), XDP_PASS);
+	if (out_len != len + sizeof(mark))
+		fail_msg("xdp: %zu bytes out of %zu: no metadata mark", out_len, len);
+	memcpy(&mark, out, sizeof(mark));
+	assert_int_equal(mark, XDP_MARK_TRANSLATED);
+	expected_nat(exp, in, len, true, to, s);
+	assert_frames_equal(out + sizeof(mark), len, exp, len, "xdp connection start from outside");
+	assert_true(pkt_csums_ok(out + sizeof(mark)));
+}
+
+/*
+ * A masqueraded flow, all the way: @s (client C:c -> frontend F:f) at tc
+ * ingress is sent to the mirror's backend P:p, destination only; the four
+ * conntrack entries of include/svcbpf.h; at tc egress it leaves as
+ * @masq:n; the backend's reply P:p -> @masq:n comes back in to C:c, and
+ * leaves from F:f. Every frame byte for byte, checksums from scratch.
+ * Returns the masquerade port n.
+ */
+static uint16_t masq_roundtrip(const struct pkt_spec *s, const struct svc_rec *r, uint32_t masq,
+			       const char *what)
+{
+	const struct be_rec *be = mirror_pick(s, r);
+	uint32_t P = be->addr.ip, C = s->saddr;
+	uint16_t p = be->addr.port, c = s->sport, n;
+	uint64_t dnat = counter(SVCBPF_CNT_DNAT_NEW), snat = counter(SVCBPF_CNT_SNAT);
+	uint64_t unsnat = counter(SVCBPF_CNT_UNSNAT), revnat = counter(SVCBPF_CNT_REVNAT);
+	size_t entries = ct_count();
+	struct pkt_spec t = *s, rep = *s;
+	struct ct_value v;
+
+	check_nat(TC_IN, s, true, &be->addr);
+	assert_int_equal(counter(SVCBPF_CNT_DNAT_NEW), dnat + 1);
+
+	/* FWD C:c -> F:f: the backend, and the client's masquerade. */
+	v = ct_get(C, c, s->daddr, s->dport, s->proto, SVCBPF_CT_FWD, what);
+	assert_ct(&v, P, p, SVCBPF_CT_F_MASQ, what);
+	assert_int_equal(ntohl(v.nat_addr), masq);
+	n = ntohs(v.nat_port);
+	if (n < SVCBPF_SNAT_PORT_MIN)
+		fail_msg("%s: masquerade port %u outside %u-%u", what, n, SVCBPF_SNAT_PORT_MIN,
+			 SVCBPF_SNAT_PORT_MAX);
+	assert_int_equal(v.backend_id, be->id);
+	assert_int_equal(v.svc_id, r->id);
+	assert_int_equal(v.state, s->proto == IPPROTO_TCP ? SVCBPF_CT_NEW : SVCBPF_CT_ESTABLISHED);
+	/* REV P:p -> C:c: replies leave from the frontend the client addressed. */
+	v = ct_get(P, p, C, c, s->proto, SVCBPF_CT_REV, what);
+	assert_ct(&v, s->daddr, s->dport, 0, what);
+	assert_int_equal(v.nat_addr, 0);
+	assert_int_equal(v.nat_port, 0);
+	/* REV C:c -> P:p: the client's packets leave as the node's. */
+	v = ct_get(C, c, P, p, s->proto, SVCBPF_CT_REV, what);
+	assert_ct(&v, masq, n, SVCBPF_CT_F_SNAT, what);
+	/* FWD P:p -> node:n: the backend's replies come back to the client. */
+	v = ct_get(P, p, masq, n, s->proto, SVCBPF_CT_FWD, what);
+	assert_ct(&v, C, c, SVCBPF_CT_F_SNAT, what);
+	assert_int_equal(v.backend_id, be->id);
+	assert_int_equal(v.svc_id, r->id);
+	assert_int_equal(ct_count(), entries + 4);
+
+	/* The translated packet leaves for the backend as the node's. */
+	t.daddr = P;
+	t.dport = p;
+	check_nat(TC_EG, &t, false, &(struct l4addr){ masq, n, s->proto });
+	check_nat_flags(TC_EG, &t, false, &(struct l4addr){ masq, n, s->proto },
+			BPF_F_TEST_SKB_CHECKSUM_COMPLETE);
+	assert_int_equal(counter(SVCBPF_CNT_SNAT), snat + 2);
+
+	/* The backend's reply comes in to the node's port: back to the client. */
+	rep.saddr = P;
+	rep.sport = p;
+	rep.daddr = masq;
+	rep.dport = n;
+	rep.tcp_flags = 0x12;
+	rep.payload = s->proto == IPPROTO_UDP ? 40 : 0;
+	check_nat(TC_IN, &rep, true, &(struct l4addr){ C, c, s->proto });
+	check_nat_flags(TC_IN, &rep, true, &(struct l4addr){ C, c, s->proto },
+			BPF_F_TEST_SKB_CHECKSUM_COMPLETE);
+	assert_int_equal(counter(SVCBPF_CNT_UNSNAT), unsnat + 2);
+
+	/* And leaves toward the client from the frontend. */
+	rep.daddr = C;
+	rep.dport = c;
+	check_nat(TC_EG, &rep, false, &(struct l4addr){ s->daddr, s->dport, s->proto });
+	check_nat_flags(TC_EG, &rep, false, &(struct l4addr){ s->daddr, s->dport, s->proto },
+			BPF_F_TEST_SKB_CHECKSUM_COMPLETE);
+	assert_int_equal(counter(SVCBPF_CNT_REVNAT), revnat + 2);
+	print_message("%s: %08x:%u -> backend %08x:%u as %08x:%u\n", what, C, c, P, p, masq, n);
+	return n;
+}
+
+/* NodePort, externalTrafficPolicy Cluster: DNAT, masquerade, and the reply both ways back. */
+static void test_nodeport_masq(void **state)
+{
+	struct pkt_spec s = tcp_from(OUTSIDE, 40000, NODE_IP, 30080);
+	struct pkt_spec u = { .saddr = OUTSIDE,
+			      .daddr = NODE_IP,
+			      .sport = 40001,
+			      .dport = 30053,
+			      .proto = IPPROTO_UDP,
+			      .payload = 29 };
+
+	(void)state;
+	masq_roundtrip(&s, &svc_np, NODE_IP, "nodeport tcp");
+	/* The client's next packet goes through XDP too, to the same backend. */
+	s.tcp_flags = 0x10;
+	s.payload = 100;
+	check_nat(XDP_IN, &s, true, &mirror_pick(&s, &svc_np)->addr);
+
+	masq_roundtrip(&u, &svc_np_udp, NODE_IP, "nodeport udp");
+	u.sport = 40002;
+	u.udp_no_csum = true;
+	masq_roundtrip(&u, &svc_np_udp, NODE_IP, "nodeport udp, no checksum");
+
+	/*
+	 * Another of the node's addresses: the masquerade address is still the
+	 * interface's (maps.ifa), the reply leaves from the address the client used.
+	 */
+	s = tcp_from(OUTSIDE, 40003, NODE_IP2, 30080);
+	masq_roundtrip(&s, &svc_np, NODE_IP, "nodeport on a second node address");
+}
+
+/*
+ * A masqueraded flow's traffic counts once to its service and backend: the
+ * client's packet as it comes in, the reply as it leaves; the masquerade
+ * steps in between (SNAT out, UNSNAT in) only in their global counters.
+ */
+static void test_masq_stats(void **state)
+{
+	struct pkt_spec s = tcp_from(OUTSIDE, 40200, NODE_IP, 30081), t, r;
+	const struct be_rec *be = &np1_be[0];
+	struct lb_stats s0 = svc_stats((uint32_t)svc_np1.id), b0 = be_stats((uint32_t)be->id), s1,
+			b1;
+	uint8_t in[PKT_MAX];
+	size_t len = pkt_build(in, &s), rlen;
+	struct ct_value v;
+
+	(void)state;
+	check_nat(TC_IN, &s, true, &be->addr);
+	v = ct_get(OUTSIDE, 40200, NODE_IP, 30081, IPPROTO_TCP, SVCBPF_CT_FWD, "stats");
+	t = tcp_from(OUTSIDE, 40200, be->addr.ip, be->addr.port);
+	check_nat(TC_EG, &t, false, &(struct l4addr){ NODE_IP, ntohs(v.nat_port), IPPROTO_TCP });
+	r = tcp_from(be->addr.ip, be->addr.port, NODE_IP, ntohs(v.nat_port));
+	r.tcp_flags = 0x12;
+	r.payload = 33;
+	rlen = pkt_build(in, &r);
+	check_nat(TC_IN, &r, true, &(struct l4addr){ OUTSIDE, 40200, IPPROTO_TCP });
+	r.daddr = OUTSIDE;
+	r.dport = 40200;
+	check_nat(TC_EG, &r, false, &(struct l4addr){ NODE_IP, 30081, IPPROTO_TCP });
+	s1 = svc_stats((uint32_t)svc_np1.id);
+	b1 = be_stats((uint32_t)be->id);
+	assert_stats_delta(&s0, &s1, 1, len, 1, rlen, 1, 0, "masqueraded flow, service");
+	assert_stats_delta(&b0, &b1, 1, len, 1, rlen, 1, 0, "masqueraded flow, backend");
+}
+
+/* Only the node's addresses answer a NodePort, and only in 30000-32767. */
+static void test_nodeport_not_ours(void **state)
+{
+	const struct pkt_spec cases[] = {
+		tcp_from(OUTSIDE, 40010, 0xc0000263, 30080), /* 192.0.2.99: not a node address */
+		tcp_from(OUTSIDE, 40011, 0x0af40001, 30080), /* 10.244.0.1: not in maps.nip */
+		tcp_from(OUTSIDE, 40012, NODE_IP, 29999), /* a 0.0.0.0:29999 entry exists */
+		tcp_from(OUTSIDE, 40013, NODE_IP, 32768),
+		tcp_from(OUTSIDE, 40014, NODE_IP, 30099), /* in range, no such NodePort */
+		tcp_from(OUTSIDE, 40015, NODE_IP, 30053), /* the UDP NodePort, over TCP */
+	};
+	uint64_t dnat = counter(SVCBPF_CNT_DNAT_NEW);
+	uint8_t in[PKT_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len = pkt_build(in, &cases[i]);
+		char what[64];
+
+		snprintf(what, sizeof(what), "SYN to %08x:%u", cases[i].daddr, cases[i].dport);
+		for (enum prog p = TC_IN; p <= XDP_IN; p++)
+			check_untouched(p, in, len, pass_verdict(p), what);
+	}
+	assert_int_equal(counter(SVCBPF_CNT_DNAT_NEW), dnat);
+	assert_int_equal(ct_count(), 0);
+}
+
+/*
+ * 0.0.0.0 is how the service map keys a NodePort, not a node address: a
+ * packet addressed to it (never routed, but anyone on the link can send
+ * one) must not reach the NodePort's backends.
+ */
+static void test_nodeport_zero_address(void **state)
+{
+	struct pkt_spec s = tcp_from(OUTSIDE, 40016, 0, 30080);
+	uint8_t in[PKT_MAX];
+	size_t len = pkt_build(in, &s);
+
+	(void)state;
+	for (enum prog p = TC_IN; p <= XDP_IN; p++)
+		check_untouched(p, in, len, pass_verdict(p), "SYN to 0.0.0.0:30080");
+	assert_int_equal(ct_count(), 0);
+}
+
+/*
+ * XDP takes new flows to external frontends (a complete checksum), marked
+ * for tc; a seed-like checksum goes to tc untouched.
+ */
+static void test_nodeport_xdp(void **state)
+{
+	struct pkt_spec s = tcp_from(OUTSIDE, 40020, NODE_IP, 30080);
+	const struct be_rec *be = mirror_pick(&s, &svc_np);
+	uint64_t dnat = counter(SVCBPF_CNT_DNAT_NEW), defer = counter(SVCBPF_CNT_XDP_DEFER);
+	uint8_t in[PKT_MAX];
+	struct ct_value v;
+	size_t len;
+
+	(void)state;
+	check_nat_xdp_marked(&s, &be->addr);
+	assert_int_equal(counter(SVCBPF_CNT_DNAT_NEW), dnat + 1);
+	v = ct_get(OUTSIDE, 40020, NODE_IP, 30080, IPPROTO_TCP, SVCBPF_CT_FWD, "xdp nodeport");
+	assert_ct(&v, be->addr.ip, be->addr.port, SVCBPF_CT_F_MASQ, "xdp nodeport");
+	assert_int_equal(ntohl(v.nat_addr), NODE_IP);
+	assert_int_equal(ct_count(), 4);
+	/* It leaves as the node's, like one tc translated. */
+	check_nat(TC_EG,
+		  &(struct pkt_spec){ OUTSIDE, be->addr.ip, 40020, be->addr.port, IPPROTO_TCP },
+		  false, &(struct l4addr){ NODE_IP, ntohs(v.nat_port), IPPROTO_TCP });
+
+	/* UDP with and without a checksum. */
+	for (int i = 0; i < 2; i++) {
+		struct pkt_spec u = { .saddr = OUTSIDE,
+				      .daddr = NODE_IP,
+				      .sport = (uint16_t)(40021 + i),
+				      .dport = 30053,
+				      .proto = IPPROTO_UDP,
+				      .payload = 17,
+				      .udp_no_csum = i };
+
+		check_nat_xdp_marked(&u, &mirror_pick(&u, &svc_np_udp)->addr);
+	}
+	assert_int_equal(counter(SVCBPF_CNT_DNAT_NEW), dnat + 3);
+
+	s.sport = 40030;
+	s.l4_seed = true;
+	len = pkt_build(in, &s);
+	check_untouched(XDP_IN, in, len, XDP_PASS, "nodeport SYN with a seed-like checksum");
+	assert_int_equal(counter(SVCBPF_CNT_XDP_DEFER), defer + 1);
+	assert_int_equal(counter(SVCBPF_CNT_DNAT_NEW), dnat + 3);
+}
+
+/* 1000 flows from one client address: 1000 masquerade ports, all distinct, in range. */
+static void test_masq_ports_unique(void **state)
+{
+	static uint8_t used[65536];
+	const struct be_rec *be = &np1_be[0];
+	struct ct_value *vals;
+	struct ct_key *keys;
+	size_t n, snat = 0, masq = 0;
+
+	(void)state;
+	memset(used, 0, sizeof(used));
+	for (uint16_t port = 20000; port < 21000; port++) {
+		struct pkt_spec s = tcp_from(OUTSIDE, port, NODE_IP, 30081);
+
+		check_nat(TC_IN, &s, true, &be->addr);
+	}
+	assert_int_equal(dp_ct_read(&maps, &keys, &vals, &n), 0);
+	for (size_t i = 0; i < n; i++) {
+		uint16_t dport = ntohs(keys[i].dport);
+
+		if (keys[i].dir == SVCBPF_CT_FWD && (vals[i].flags & SVCBPF_CT_F_SNAT)) {
+			assert_int_equal(ntohl(keys[i].saddr), be->addr.ip);
+			assert_int_equal(ntohs(keys[i].sport), be->addr.port);
+			assert_int_equal(ntohl(keys[i].daddr), NODE_IP);
+			if (dport < SVCBPF_SNAT_PORT_MIN) /* the top is 65535 */
+				fail_msg("masquerade port %u outside the range", dport);
+			if (used[dport]++)
+				fail_msg("masquerade port %u given twice", dport);
+			snat++;
+		}
+		if (keys[i].dir == SVCBPF_CT_FWD && (vals[i].flags & SVCBPF_CT_F_MASQ)) {
+			/* The client's entry names the port its incoming entry holds. */
+			assert_int_equal(ntohl(vals[i].nat_addr), NODE_IP);
+			ct_get(be->addr.ip, be->addr.port, NODE_IP, ntohs(vals[i].nat_port),
+			       IPPROTO_TCP, SVCBPF_CT_FWD, "the client's masquerade port");
+			masq++;
+		}
+	}
+	free(keys);
+	free(vals);
+	print_message("1000 flows from one address: %zu masquerade ports, %zu entries\n", snat, n);
+	assert_int_equal(snat, 1000);
+	assert_int_equal(masq, 1000);
+	assert_int_equal(n, 4000);
+}
+
+/* Fill every masquerade port of @be on the node address with a flow in @state, seen @age_s ago. */
+static void fill_snat_ports(const struct be_rec *be, uint8_t state, uint64_t age_s)
+{
+	uint64_t now = dp_now_ns();
+
+	for (uint32_t port = SVCBPF_SNAT_PORT_MIN; port <= SVCBPF_SNAT_PORT_MAX; port++) {
+		struct ct_key k = { .saddr = htonl(be->addr.ip),
+				    .daddr = htonl(NODE_IP),
+				    .sport = htons(be->addr.port),
+				    .dport = htons((uint16_t)port),
+				    .proto = IPPROTO_TCP,
+				    .dir = SVCBPF_CT_FWD };
+		struct ct_value v = { .addr = htonl(0xc0000264), /* 192.0.2.100 */
+				      .port = htons((uint16_t)port),
+				      .state = state,
+				      .flags = SVCBPF_CT_F_SNAT,
+				      .backend_id = (uint32_t)be->id,
+				      .svc_id = (uint32_t)svc_np1.id,
+				      .last_seen = now - age_s * 1000000000ULL };
+
+		assert_int_equal(bpf_map_update_elem(maps.ct, &k, &v, BPF_ANY), 0);
+	}
+}
+
+/*
+ * No free masquerade port for the backend: the new flow is dropped and
+ * counted (tc and XDP), and leaves no entry. Ports of flows that expired
+ * or were reset are taken over.
+ */
+static void test_masq_ports_exhausted(void **state)
+{
+	const struct be_rec *be = &np1_be[0];
+	const uint32_t range = SVCBPF_SNAT_PORT_MAX - SVCBPF_SNAT_PORT_MIN + 1;
+	struct pkt_spec s = tcp_from(OUTSIDE, 30000, NODE_IP, 30081);
+	uint64_t drops = counter(SVCBPF_CNT_DROP_SNAT);
+	struct lb_stats s0 = svc_stats((uint32_t)svc_np1.id), s1;
+	uint8_t in[PKT_MAX];
+	struct ct_value v;
+	size_t len;
+
+	(void)state;
+	fill_snat_ports(be, SVCBPF_CT_ESTABLISHED, 0);
+	assert_int_equal(ct_count(), range);
+	len = pkt_build(in, &s);
+	check_untouched(TC_IN, in, len, TC_ACT_SHOT, "SYN with every masquerade port taken");
+	check_xdp_dropped(in, len, "SYN with every masquerade port taken");
+	assert_int_equal(counter(SVCBPF_CNT_DROP_SNAT), drops + 2);
+	s1 = svc_stats((uint32_t)svc_np1.id);
+	assert_int_equal(s1.drops - s0.drops, 2);
+	assert_int_equal(s1.flows - s0.flows, 0);
+	assert_int_equal(ct_count(), range);
+
+	/* Every one expired (a SYN timeout and more ago): one is taken over. */
+	fill_snat_ports(be, SVCBPF_CT_NEW, SVCBPF_CT_TIMEOUT_SYN + 5);
+	check_nat(TC_IN, &s, true, &be->addr);
+	v = ct_get(OUTSIDE, 30000, NODE_IP, 30081, IPPROTO_TCP, SVCBPF_CT_FWD, "taken over");
+	v = ct_get(be->addr.ip, be->addr.port, NODE_IP, ntohs(v.nat_port), IPPROTO_TCP,
+		   SVCBPF_CT_FWD, "the expired port taken over");
+	assert_ct(&v, OUTSIDE, 30000, SVCBPF_CT_F_SNAT, "the expired port taken over");
+	assert_int_equal(ct_count(), range + 3);
+
+	/* Live but reset (CLOSED): taken over too. */
+	flush_ct();
+	fill_snat_ports(be, SVCBPF_CT_CLOSED, 0);
+	s.sport = 30001;
+	check_nat(TC_IN, &s, true, &be->addr);
+	v = ct_get(OUTSIDE, 30001, NODE_IP, 30081, IPPROTO_TCP, SVCBPF_CT_FWD, "taken over");
+	v = ct_get(be->addr.ip, be->addr.port, NODE_IP, ntohs(v.nat_port), IPPROTO_TCP,
+		   SVCBPF_CT_FWD, "the reset port taken over");
+	assert_ct(&v, OUTSIDE, 30001, SVCBPF_CT_F_SNAT, "the reset port taken over");
+	assert_int_equal(counter(SVCBPF_CNT_DROP_SNAT), drops + 2);
+}
+
+/*
+ * Hairpin: a pod sent to itself through its service is masqueraded as the
+ * node (it would drop a packet from its own address); another client is not.
+ */
+static void test_hairpin(void **state)
+{
+	struct pkt_spec s = tcp_from(POD, 45000, VIP_HAIRPIN, 80);
+	struct pkt_spec t = tcp_from(CLIENT, 45001, VIP_HAIRPIN, 80);
+	uint8_t in[PKT_MAX];
+	struct ct_value v;
+	size_t len;
+
+	(void)state;
+	masq_roundtrip(&s, &svc_hp, NODE_IP, "hairpin");
+
+	check_nat(TC_IN, &t, true, &hp_be[0].addr);
+	v = ct_get(CLIENT, 45001, VIP_HAIRPIN, 80, IPPROTO_TCP, SVCBPF_CT_FWD, "another client");
+	assert_ct(&v, POD, 8080, 0, "another client");
+	assert_int_equal(v.nat_addr, 0);
+	assert_int_equal(ct_count(), 4 + 2);
+	t.daddr = POD;
+	t.dport = 8080;
+	len = pkt_build(in, &t);
+	check_untouched(TC_EG, in, len, pass_verdict(TC_EG), "another client's packet, leaving");
+}
+
+/*
+ * externalTrafficPolicy Local: no backend on this node drops (no reset,
+ * no ICMP: the client's load balancer tries another node); with one, the
+ * client's address is kept.
+ */
+static void test_local_policy(void **state)
+{
+	struct pkt_spec s = tcp_from(OUTSIDE, 46000, EXT_IP, 80);
+	uint64_t drops = counter(SVCBPF_CNT_DROP_NO_LOCAL), rejects = counter(SVCBPF_CNT_REJECT);
+	struct lb_stats s0 = svc_stats((uint32_t)svc_local_empty.id), s1;
+	uint8_t in[PKT_MAX];
+	struct ct_value v;
+	size_t len;
+
+	(void)state;
+	len = pkt_build(in, &s);
+	check_untouched(TC_IN, in, len, TC_ACT_SHOT, "Local, no local backend");
+	check_xdp_dropped(in, len, "Local, no local backend");
+	s.proto = IPPROTO_UDP; /* no UDP frontend: not ours */
+	len = pkt_build(in, &s);
+	check_untouched(TC_IN, in, len, pass_verdict(TC_IN), "Local, other protocol");
+	assert_int_equal(counter(SVCBPF_CNT_DROP_NO_LOCAL), drops + 2);
+	assert_int_equal(counter(SVCBPF_CNT_REJECT), rejects);
+	s1 = svc_stats((uint32_t)svc_local_empty.id);
+	assert_int_equal(s1.drops - s0.drops, 2);
+	assert_int_equal(ct_count(), 0);
+
+	s = tcp_from(OUTSIDE, 46001, EXT_IP, 443);
+	check_nat(TC_IN, &s, true, &local_be[0].addr);
+	v = ct_get(OUTSIDE, 46001, EXT_IP, 443, IPPROTO_TCP, SVCBPF_CT_FWD, "Local");
+	assert_ct(&v, POD, 8443, 0, "Local");
+	assert_int_equal(ct_count(), 2);
+	s.daddr = POD;
+	s.dport = 8443;
+	len = pkt_build(in, &s);
+	check_untouched(TC_EG, in, len, pass_verdict(TC_EG), "Local keeps the client's address");
+	/* The reply leaves from the external IP. */
+	check_nat(TC_EG,
+		  &(struct pkt_spec){ POD, OUTSIDE, 8443, 46001, IPPROTO_TCP, .tcp_flags = 0x12 },
+		  false, &(struct l4addr){ EXT_IP, 443, IPPROTO_TCP });
+	/* A pod sent to itself is masqueraded all the same (hairpin). */
+	s = tcp_from(POD, 46003, EXT_IP, 443);
+	masq_roundtrip(&s, &svc_local, NODE_IP, "Local, hairpin");
+	/* XDP too: a new flow with a complete checksum, translated there, not masqueraded. */
+	s = tcp_from(OUTSIDE, 46002, EXT_IP, 443);
+	check_nat_xdp_marked(&s, &local_be[0].addr);
+	v = ct_get(OUTSIDE, 46002, EXT_IP, 443, IPPROTO_TCP, SVCBPF_CT_FWD, "Local, xdp");
+	assert_ct(&v, POD, 8443, 0, "Local, xdp");
+}
+
+/* loadBalancerSourceRanges: clients in a range pass, others are dropped and counted. */
+static void test_source_ranges(void **state)
+{
+	const struct {
+		uint32_t client;
+		bool allowed;
+	} cases[] = {
+		{ OUTSIDE, true }, /* 192.0.2.10 in 192.0.2.0/24 */
+		{ 0xc00002ff, true }, /* 192.0.2.255 */
+		{ 0x0a0b0c0d, true }, /* 10.11.12.13 in 10.0.0.0/8 */
+		{ OUTSIDE2, false }, /* 198.18.0.1 */
+		{ 0xc0000300, false }, /* 192.0.3.0: next to the /24 */
+		{ 0x0b000001, false }, /* 11.0.0.1 */
+	};
+	uint64_t drops = counter(SVCBPF_CNT_DROP_SOURCE_RANGE);
+	struct lb_stats s0 = svc_stats((uint32_t)svc_lb.id), s1;
+	struct src_key k = { .prefixlen = 64, .svc_id = (uint32_t)svc_lb.id };
+	uint8_t in[PKT_MAX], one;
+	size_t denied = 0;
+
+	(void)state;
+	/* The reconciler wrote the ranges and the flag. */
+	k.addr = htonl(OUTSIDE);
+	assert_int_equal(bpf_map_lookup_elem(maps.src, &k, &one), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pkt_spec s = tcp_from(cases[i].client, (uint16_t)(47000 + i), LB_IP, 80);
+		size_t len = pkt_build(in, &s);
+
+		if (cases[i].allowed) {
+			check_nat(TC_IN, &s, true, &lb_be[0].addr);
+			s.sport = (uint16_t)(47100 + i);
+			check_nat_xdp_marked(&s, &lb_be[0].addr);
+			continue;
+		}
+		check_untouched(TC_IN, in, len, TC_ACT_SHOT, "client outside the source ranges");
+		check_xdp_dropped(in, len, "client outside the source ranges");
+		s.tcp_flags = 0x10; /* not only connection starts */
+		len = pkt_build(in, &s);
+		check_xdp_dropped(in, len, "client outside the ranges, an ACK");
+		denied += 3;
+	}
+	assert_int_equal(counter(SVCBPF_CNT_DROP_SOURCE_RANGE), drops + denied);
+	s1 = svc_stats((uint32_t)svc_lb.id);
+	assert_int_equal(s1.drops - s0.drops, denied);
+	assert_int_equal(s1.flows - s0.flows, 6);
+}
+
+/* ------------------------------------------------------------- ICMP errors */
+
+/* What an ICMP error quotes: the packet it is about, and how much of it. */
+struct quote_case {
+	const char *what;
+	uint8_t proto;
+	uint16_t payload; /* the quoted packet's */
+	uint16_t l4_quoted; /* L4 bytes quoted; 0: all of them */
+	bool no_csum; /* UDP checksum 0 */
+	uint8_t opt_words; /* the quoted packet's IPv4 options */
+};
+
+static const struct quote_case quote_cases[] = {
+	{ "TCP, 8 bytes of a full segment", IPPROTO_TCP, 1400, 8, false, 0 },
+	{ "TCP, the whole SYN", IPPROTO_TCP, 0, 0, false, 0 },
+	{ "TCP, the header of a full segment", IPPROTO_TCP, 1400, 20, false, 0 },
+	{ "TCP, 8 bytes, quoted IP options", IPPROTO_TCP, 100, 8, false, 3 },
+	{ "TCP, the header, quoted IP options", IPPROTO_TCP, 100, 20, false, 1 },
+	{ "UDP, the whole datagram", IPPROTO_UDP, 29, 0, false, 0 },
+	{ "UDP, the whole datagram, odd length", IPPROTO_UDP, 7, 0, false, 0 },
+	{ "UDP, the whole datagram, no checksum", IPPROTO_UDP, 29, 0, true, 0 },
+	{ "UDP, 8 bytes of a large datagram", IPPROTO_UDP, 1400, 8, false, 0 },
+	{ "UDP, 8 bytes, no checksum", IPPROTO_UDP, 1400, 8, true, 2 },
+};
+
+/* The quoted packet of @qc, from @saddr:@sport to @daddr:@dport. */
+static struct pkt_spec quote_spec(const struct quote_case *qc, uint32_t saddr, uint16_t sport,
+				  uint32_t daddr, uint16_t dport)
+{
+	return (struct pkt_spec){ .saddr = saddr,
+				  .daddr = daddr,
+				  .sport = sport,
+				  .dport = dport,
+				  .proto = qc->proto,
+				  .opt_words = qc->opt_words,
+				  .payload = qc->payload,
+				  .tcp_flags = 0x18,
+				  .udp_no_csum = qc->no_csum };
+}
+
+/* Build the ICMP error @e quoting @q as @qc says; returns its length. */
+static size_t build_icmp(uint8_t *f, const struct icmp_spec *e, const struct pkt_spec *q,
+			 const struct quote_case *qc)
+{
+	uint8_t qf[PKT_MAX];
+	size_t qlen = pkt_build(qf, q) - ETH_HLEN, ihl = 20 + 4u * q->opt_words;
+
+	if (qc->l4_quoted && ihl + qc->l4_quoted < qlen)
+		qlen = ihl + qc->l4_quoted;
+	return pkt_build_icmp(f, e, qf, qlen);
+}
+
+/*
+ * Run @p on the ICMP error @e quoting @q and check it comes out as @xe
+ * quoting @xq (@q with its addresses and ports translated, every checksum
+ * summed from scratch over the whole quoted packet): byte for byte; the
+ * checksums verify; the quoted TCP/UDP checksum is @q's updated
+ * incrementally for the address and port changes (UDP 0 stays 0).
+ */
+static void check_icmp(enum prog p, const struct icmp_spec *e, const struct pkt_spec *q,
+		       const struct icmp_spec *xe, const struct pkt_spec *xq,
+		       const struct quote_case *qc, const char *scenario)
+{
+	uint8_t in[PKT_MAX], out[PKT_MAX], exp[PKT_MAX];
+	size_t len = build_icmp(in, e, q, qc), out_len;
+	uint64_t xlate = counter(SVCBPF_CNT_ICMP_XLATE);
+	uint8_t *qi, *qo;
+	char what[160];
+	int ret;
+
+	snprintf(what, sizeof(what), "%s: %s, %s", prog_name[p], scenario, qc->what);
+	assert_int_equal(build_icmp(exp, xe, xq, qc), len);
+	ret = run(p, in, len, out, &out_len);
+	if (ret != pass_verdict(p))
+		fail_msg("%s: verdict %d", what, ret);
+	assert_frames_equal(out, out_len, exp, len, what);
+	if (!pkt_icmp_csums_ok(out))
+		fail_msg("%s: checksums do not verify from scratch", what);
+	/* Again on a CHECKSUM_COMPLETE skb: the same bytes, and skb->csum still right. */
+	ret = run_flags(p, in, len, out, &out_len, BPF_F_TEST_SKB_CHECKSUM_COMPLETE);
+	if (ret != pass_verdict(p))
+		fail_msg("%s (CHECKSUM_COMPLETE): verdict %d", what, ret);
+	assert_frames_equal(out, out_len, exp, len, what);
+	assert_int_equal(counter(SVCBPF_CNT_ICMP_XLATE), xlate + 2);
+
+	/* The quoted L4 checksum, when quoted: an incremental update of the input's. */
+	qi = pkt_icmp_quote_frame(in);
+	qo = pkt_icmp_quote_frame(out);
+	if (pkt_icmp_quote_len(in) >= pkt_ip(qi)->ihl * 4u + (q->proto == IPPROTO_TCP ? 18 : 8)) {
+		uint16_t want = *pkt_l4_check(qi);
+
+		if (want || q->proto == IPPROTO_TCP) {
+			want = csum_update(want, &pkt_ip(qi)->saddr, &pkt_ip(qo)->saddr, 8);
+			want = csum_update(want, pkt_l4(qi), pkt_l4(qo), 4);
+			if (!want && q->proto == IPPROTO_UDP)
+				want = 0xffff;
+		}
+		if (*pkt_l4_check(qo) != want)
+			fail_msg("%s: quoted L4 checksum %04x, incremental update gives %04x", what,
+				 ntohs(*pkt_l4_check(qo)), ntohs(want));
+	}
+}
+
+/* Open a tracked flow: @s at tc ingress; returns its backend. */
+static const struct be_rec *open_flow(const struct pkt_spec *s, const struct svc_rec *r)
+{
+	const struct be_rec *be = mirror_pick(s, r);
+
+	check_nat(TC_IN, s, true, &be->addr);
+	return be;
+}
+
+/*
+ * A ClusterIP flow C:c -> VIP:v -> P:p. (a) tc ingress: a router's
+ * fragmentation needed (MTU 1280) to VIP about the reply VIP:v -> C:c goes
+ * to P, quoting P:p -> C:c. (b) tc egress: P's port unreachable to C about
+ * C:c -> P:p comes from VIP, quoting C:c -> VIP:v.
+ */
+static void test_icmp_clusterip(void **state)
+{
+	uint64_t xlate = counter(SVCBPF_CNT_ICMP_XLATE);
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(quote_cases) / sizeof(quote_cases[0]); i++) {
+		const struct quote_case *qc = &quote_cases[i];
+		uint16_t c = (uint16_t)(48000 + i);
+		struct pkt_spec s = qc->proto == IPPROTO_TCP ? syn(c) : dgram(c), q, xq;
+		const struct svc_rec *r = qc->proto == IPPROTO_TCP ? &svc_tcp : &svc_udp;
+		const struct be_rec *be = open_flow(&s, r);
+		uint32_t P = be->addr.ip, V = s.daddr;
+		uint16_t p = be->addr.port, v = s.dport;
+		struct icmp_spec e = { ROUTER, V, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, 1280 };
+		struct icmp_spec xe = { ROUTER, P, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, 1280 };
+
+		q = quote_spec(qc, V, v, CLIENT, c);
+		xq = quote_spec(qc, P, p, CLIENT, c);
+		check_icmp(TC_IN, &e, &q, &xe, &xq, qc, "(a) fragmentation needed to the VIP");
+		e.opt_words = xe.opt_words = 2; /* the router's IP options */
+		check_icmp(TC_IN, &e, &q, &xe, &xq, qc, "(a) with outer IP options");
+
+		e = (struct icmp_spec){ P, CLIENT, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH };
+		xe = (struct icmp_spec){ V, CLIENT, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH };
+		q = quote_spec(qc, CLIENT, c, P, p);
+		xq = quote_spec(qc, CLIENT, c, V, v);
+		check_icmp(TC_EG, &e, &q, &xe, &xq, qc, "(b) the backend's port unreachable");
+		e.type = xe.type = 11; /* time exceeded, from a router on the pod's side */
+		e.code = xe.code = 0;
+		e.saddr = 0x0af40001;
+		check_icmp(TC_EG, &e, &q, &xe, &xq, qc, "(b) time exceeded from a router");
+		e.type = xe.type = 12; /* parameter problem */
+		e.mtu = xe.mtu = 0x0800; /* its pointer (byte 4), as the 16 bits at 6-7 hold it */
+		check_icmp(TC_EG, &e, &q, &xe, &xq, qc, "(b) parameter problem");
+	}
+	print_message(
+		"ICMP errors about ClusterIP flows: %llu translated runs (half on CHECKSUM_COMPLETE skbs), %zu quotes\n",
+		(unsigned long long)(counter(SVCBPF_CNT_ICMP_XLATE) - xlate),
+		sizeof(quote_cases) / sizeof(quote_cases[0]));
+}
+
+/*
+ * A masqueraded NodePort flow C:c -> N:f -> P:p, leaving as N:n. (c) The
+ * pod's port unreachable to N about N:n -> P:p: at tc ingress it goes to C,
+ * quoting C:c -> P:p; at tc egress it comes from N, quoting C:c -> N:f.
+ * (d) A router's fragmentation needed to N about N:f -> C:c: at tc ingress
+ * to P, quoting P:p -> C:c; at tc egress quoting P:p -> N:n, from N, the
+ * client's masquerade (as Linux's NAT does the outer source of a related
+ * ICMP error: nf_nat_icmp_reply_translation).
+ */
+static void test_icmp_nodeport(void **state)
+{
+	uint64_t xlate = counter(SVCBPF_CNT_ICMP_XLATE);
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(quote_cases) / sizeof(quote_cases[0]); i++) {
+		const struct quote_case *qc = &quote_cases[i];
+		uint16_t c = (uint16_t)(49000 + i), f = qc->proto == IPPROTO_TCP ? 30080 : 30053;
+		struct pkt_spec s = { .saddr = OUTSIDE,
+				      .daddr = NODE_IP,
+				      .sport = c,
+				      .dport = f,
+				      .proto = qc->proto,
+				      .payload = 10 };
+		const struct svc_rec *r = qc->proto == IPPROTO_TCP ? &svc_np : &svc_np_udp;
+		const struct be_rec *be = open_flow(&s, r);
+		uint32_t P = be->addr.ip, N = NODE_IP;
+		uint16_t p = be->addr.port, n;
+		struct icmp_spec e = { P, N, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH };
+		struct icmp_spec xe = { P, OUTSIDE, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH };
+		struct pkt_spec q, xq;
+		struct ct_value v;
+
+		v = ct_get(OUTSIDE, c, N, f, qc->proto, SVCBPF_CT_FWD, "nodeport flow");
+		n = ntohs(v.nat_port);
+		q = quote_spec(qc, N, n, P, p);
+		xq = quote_spec(qc, OUTSIDE, c, P, p);
+		check_icmp(TC_IN, &e, &q, &xe, &xq, qc,
+			   "(c) the pod's port unreachable to the node");
+		e = xe;
+		q = xq;
+		xe.saddr = N;
+		xq = quote_spec(qc, OUTSIDE, c, N, f);
+		check_icmp(TC_EG, &e, &q, &xe, &xq, qc, "(c) then leaving for the client");
+
+		e = (struct icmp_spec){ ROUTER, N, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, 1280 };
+		xe = (struct icmp_spec){ ROUTER, P, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, 1280 };
+		q = quote_spec(qc, N, f, OUTSIDE, c);
+		xq = quote_spec(qc, P, p, OUTSIDE, c);
+		check_icmp(TC_IN, &e, &q, &xe, &xq, qc, "(d) fragmentation needed to the node");
+		e = xe;
+		q = xq;
+		xe.saddr = N;
+		xq = quote_spec(qc, P, p, N, n);
+		check_icmp(TC_EG, &e, &q, &xe, &xq, qc, "(d) then leaving for the pod");
+	}
+	print_message(
+		"ICMP errors about NodePort flows: %llu translated runs (half on CHECKSUM_COMPLETE skbs), %zu quotes\n",
+		(unsigned long long)(counter(SVCBPF_CNT_ICMP_XLATE) - xlate),
+		sizeof(quote_cases) / sizeof(quote_cases[0]));
+}
+
+/*
+ * Not translated, byte for byte: an error about no tracked flow, other ICMP
+ * types, a quote too short to hold the ports, a quoted later fragment, an
+ * ICMP fragment; and XDP leaves every ICMP error to tc.
+ */
+static void test_icmp_untouched(void **state)
+{
+	const struct quote_case *qc = &quote_cases[0];
+	struct pkt_spec s = syn(48500), q;
+	const struct be_rec *be;
+	struct icmp_spec e = { ROUTER, VIP_TCP, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, 1280 };
+	uint64_t xlate = counter(SVCBPF_CNT_ICMP_XLATE);
+	uint8_t in[PKT_MAX], qf[PKT_MAX];
+	size_t len;
+
+	(void)state;
+	be = open_flow(&s, &svc_tcp);
+
+	q = quote_spec(qc, VIP_TCP, 80, CLIENT, 48501); /* another client port: no flow */
+	len = build_icmp(in, &e, &q, qc);
+	check_untouched(TC_IN, in, len, pass_verdict(TC_IN), "ICMP error about no flow");
+	q = quote_spec(qc, CLIENT, 48501, be->addr.ip, be->addr.port);
+	e = (struct icmp_spec){ be->addr.ip, CLIENT, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH };
+	len = build_icmp(in, &e, &q, qc);
+	check_untouched(TC_EG, in, len, pass_verdict(TC_EG), "ICMP error about no flow");
+
+	/* The tracked flow's quotes from here on. */
+	q = quote_spec(qc, VIP_TCP, 80, CLIENT, 48500);
+	e = (struct icmp_spec){ ROUTER, VIP_TCP, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, 1280 };
+	len = build_icmp(in, &e, &q, qc);
+	check_untouched(XDP_IN, in, len, XDP_PASS, "ICMP error in XDP");
+	for (uint8_t type = 0; type < 20; type++) {
+		if (type == ICMP_DEST_UNREACH || type == ICMP_TIME_EXCEEDED ||
+		    type == ICMP_PARAMETERPROB)
+			continue;
+		e.type = type; /* echo request, reply, redirect, ... carrying a look-alike quote */
+		len = build_icmp(in, &e, &q, qc);
+		check_untouched(TC_IN, in, len, pass_verdict(TC_IN), "ICMP, not an error");
+	}
+	e.type = ICMP_DEST_UNREACH;
+
+	/* Quotes cut short of the ports: the quoted IP header and 0-7 bytes more. */
+	pkt_build(qf, &q);
+	for (size_t cut = 0; cut < 20 + 8; cut++) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "quote of %zu bytes", cut);
+		len = pkt_build_icmp(in, &e, qf, cut);
+		check_untouched(TC_IN, in, len, pass_verdict(TC_IN), what);
+	}
+	/* A quoted later fragment has no ports. */
+	q.frag = 0x00b9;
+	len = build_icmp(in, &e, &q, qc);
+	check_untouched(TC_IN, in, len, pass_verdict(TC_IN), "quote of a later fragment");
+	q.frag = 0;
+	/* The ICMP error itself fragmented. */
+	len = build_icmp(in, &e, &q, qc);
+	pkt_ip(in)->frag_off = htons(0x2000);
+	pkt_fill_csums(in, NULL);
+	check_untouched(TC_IN, in, len, pass_verdict(TC_IN), "a fragmented ICMP error");
+	assert_int_equal(counter(SVCBPF_CNT_ICMP_XLATE), xlate);
+}
+
+/*
+ * The LRU evicts entries one by one. A masqueraded flow's client packet
+ * puts back the masquerade entries the flow needs: the outgoing one (its
+ * packets leave as the node's) and the incoming one (the backend's replies
+ * come back to the client).
+ */
+static void test_masq_entries_restored(void **state)
+{
+	struct pkt_spec s = tcp_from(OUTSIDE, 40100, NODE_IP, 30080);
+	const struct be_rec *be = mirror_pick(&s, &svc_np);
+	uint32_t P = be->addr.ip;
+	uint16_t p = be->addr.port, n;
+	struct ct_key out = { .saddr = htonl(OUTSIDE),
+			      .daddr = htonl(P),
+			      .sport = htons(40100),
+			      .dport = htons(p),
+			      .proto = IPPROTO_TCP,
+			      .dir = SVCBPF_CT_REV };
+	struct ct_key in;
+	struct ct_value v;
+
+	(void)state;
+	n = masq_roundtrip(&s, &svc_np, NODE_IP, "masquerade before eviction");
+	in = (struct ct_key){ .saddr = htonl(P),
+			      .daddr = htonl(NODE_IP),
+			      .sport = htons(p),
+			      .dport = htons(n),
+			      .proto = IPPROTO_TCP,
+			      .dir = SVCBPF_CT_FWD };
+	s.tcp_flags = 0x10;
+	s.payload = 20;
+
+	/* Both gone: both back. */
+	assert_int_equal(bpf_map_delete_elem(maps.ct, &out), 0);
+	assert_int_equal(bpf_map_delete_elem(maps.ct, &in), 0);
+	check_nat(TC_IN, &s, true, &be->addr);
+	v = ct_get(OUTSIDE, 40100, P, p, IPPROTO_TCP, SVCBPF_CT_REV, "outgoing entry restored");
+	assert_ct(&v, NODE_IP, n, SVCBPF_CT_F_SNAT, "outgoing entry restored");
+	v = ct_get(P, p, NODE_IP, n, IPPROTO_TCP, SVCBPF_CT_FWD, "incoming entry restored");
+	assert_ct(&v, OUTSIDE, 40100, SVCBPF_CT_F_SNAT, "incoming entry restored");
+
+	/* The outgoing one alone. */
+	assert_int_equal(bpf_map_delete_elem(maps.ct, &out), 0);
+	check_nat(XDP_IN, &s, true, &be->addr);
+	v = ct_get(OUTSIDE, 40100, P, p, IPPROTO_TCP, SVCBPF_CT_REV, "outgoing entry restored");
+	assert_ct(&v, NODE_IP, n, SVCBPF_CT_F_SNAT, "outgoing entry restored (xdp)");
+
+	/* The incoming one alone: without it the backend's replies reach the node's stack. */
+	assert_int_equal(bpf_map_delete_elem(maps.ct, &in), 0);
+	check_nat(TC_IN, &s, true, &be->addr);
+	v = ct_get(P, p, NODE_IP, n, IPPROTO_TCP, SVCBPF_CT_FWD, "incoming entry restored alone");
+	assert_ct(&v, OUTSIDE, 40100, SVCBPF_CT_F_SNAT, "incoming entry restored alone");
+}
+
+/* Malformed ICMP errors are never rewritten (DESIGN.md: the dataplane section). */
+static void test_icmp_malformed(void **state)
+{
+	const struct quote_case *qc = &quote_cases[1]; /* the whole SYN */
+	struct pkt_spec s = syn(48600), q = quote_spec(qc, VIP_TCP, 80, CLIENT, 48600);
+	struct icmp_spec e = { ROUTER, VIP_TCP, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, 1280 };
+	uint64_t xlate = counter(SVCBPF_CNT_ICMP_XLATE);
+	uint8_t in[PKT_MAX];
+	size_t len;
+
+	(void)state;
+	open_flow(&s, &svc_tcp);
+	/* The IP length says more than the frame holds (a frame cut short). */
+	len = build_icmp(in, &e, &q, qc);
+	check_untouched(TC_IN, in, len - 10, pass_verdict(TC_IN), "IP length past the frame");
+	/* The IP length ends before the quoted ports: they are Ethernet padding. */
+	len = build_icmp(in, &e, &q, qc);
+	pkt_ip(in)->tot_len = htons(20 + 8 + 20 + 2);
+	pkt_fill_csums(in, NULL);
+	check_untouched(TC_IN, in, len, pass_verdict(TC_IN), "quoted ports past the IP length");
+	assert_int_equal(counter(SVCBPF_CNT_ICMP_XLATE), xlate);
+}
+
+/*
+ * An ICMP error is about a flow only when it is addressed as that flow's
+ * packets are (Linux: nf_conntrack_inet_error, "outer daddr mismatch"):
+ * at ingress to the address the quoted packet came from.
+ */
+static void test_icmp_outer_mismatch(void **state)
+{
+	const struct quote_case *qc = &quote_cases[1];
+	struct pkt_spec s = syn(48700), q = quote_spec(qc, VIP_TCP, 80, CLIENT, 48700);
+	struct icmp_spec e = { ROUTER, 0x0af40909, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, 1280 };
+	const struct be_rec *be;
+	uint8_t in[PKT_MAX];
+	size_t len;
+
+	(void)state;
+	be = open_flow(&s, &svc_tcp);
+	len = build_icmp(in, &e, &q, qc);
+	check_untouched(TC_IN, in, len, pass_verdict(TC_IN), "ICMP error to another address");
+	q = quote_spec(qc, CLIENT, 48700, be->addr.ip, be->addr.port);
+	e = (struct icmp_spec){ be->addr.ip, 0x0af40909, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH };
+	len = build_icmp(in, &e, &q, qc);
+	check_untouched(TC_EG, in, len, pass_verdict(TC_EG), "ICMP error to another client");
+}
+
+static const struct svc_rec *const outside_svcs[] = {
+	&svc_np, &svc_np_udp, &svc_np1, &svc_hp, &svc_local_empty, &svc_local, &svc_lb, &svc_np_out,
+};
+
 static int setup_test(void **state)
 {
 	(void)state;
@@ -1146,7 +2212,8 @@ static int setup_group(void **state)
 	if (!skel)
 		return -1;
 	/* Private, unpinned maps: tests never touch a real pin dir. */
-	bpf_map__set_max_entries(skel->maps.svcbpf_ct_v3, 4096);
+	/* Room for every masquerade port of a backend, and more. */
+	bpf_map__set_max_entries(skel->maps.svcbpf_ct_v3, 16384);
 	if (dp_load_unpinned(skel, &maps)) {
 		fprintf(stderr, "cannot load the BPF object (root needed)\n");
 		return -1;
@@ -1157,6 +2224,19 @@ static int setup_group(void **state)
 							      &svc_empty_udp },
 			     4, err)) {
 		fprintf(stderr, "cannot program services: %s\n", err);
+		return -1;
+	}
+	/* Frontends from outside, one by one (each with its own flags and ranges). */
+	for (size_t i = 0; i < sizeof(outside_svcs) / sizeof(outside_svcs[0]); i++)
+		if (dp_sync_service(&maps, outside_svcs[i], err)) {
+			fprintf(stderr, "cannot program a frontend: %s\n", err);
+			return -1;
+		}
+	/* The node's addresses on ifindex 1 (lo: where test runs come in). */
+	if (bpf_map_update_elem(maps.nip, &(__be32){ htonl(NODE_IP) }, &(__u32){ 1 }, BPF_ANY) ||
+	    bpf_map_update_elem(maps.nip, &(__be32){ htonl(NODE_IP2) }, &(__u32){ 1 }, BPF_ANY) ||
+	    bpf_map_update_elem(maps.ifa, &(__u32){ 1 }, &(__be32){ htonl(NODE_IP) }, BPF_ANY)) {
+		fprintf(stderr, "cannot write the node address maps: %s\n", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -1196,6 +2276,22 @@ int main(void)
 		cmocka_unit_test_setup(test_stats_reject, setup_test),
 		cmocka_unit_test_setup(test_stats_lifecycle, setup_test),
 		cmocka_unit_test_setup(test_monitor_events, setup_test),
+		cmocka_unit_test_setup(test_nodeport_masq, setup_test),
+		cmocka_unit_test_setup(test_masq_stats, setup_test),
+		cmocka_unit_test_setup(test_nodeport_not_ours, setup_test),
+		cmocka_unit_test_setup(test_nodeport_xdp, setup_test),
+		cmocka_unit_test_setup(test_masq_ports_unique, setup_test),
+		cmocka_unit_test_setup(test_masq_ports_exhausted, setup_test),
+		cmocka_unit_test_setup(test_hairpin, setup_test),
+		cmocka_unit_test_setup(test_local_policy, setup_test),
+		cmocka_unit_test_setup(test_source_ranges, setup_test),
+		cmocka_unit_test_setup(test_icmp_clusterip, setup_test),
+		cmocka_unit_test_setup(test_icmp_nodeport, setup_test),
+		cmocka_unit_test_setup(test_icmp_untouched, setup_test),
+		cmocka_unit_test_setup(test_nodeport_zero_address, setup_test),
+		cmocka_unit_test_setup(test_masq_entries_restored, setup_test),
+		cmocka_unit_test_setup(test_icmp_malformed, setup_test),
+		cmocka_unit_test_setup(test_icmp_outer_mismatch, setup_test),
 	};
 
 	return cmocka_run_group_tests_name("packet", tests, setup_group, teardown_group);

@@ -1242,7 +1242,173 @@ static const struct bad bad_objects[] = {
 	{ SLICE("ports: [{name: http, port: 80}, {name: http, port: 81}]"),
 	  "ports[1].name: duplicate name 'http' (also ports[0])" },
 	{ SLICE("ports: [{name: HTTP, port: 80}]"), "ports[0].name: 'HTTP'..." },
+
+	/* NodePort, LoadBalancer, external IPs, traffic policy, node names. */
+	{ PORTS("{port: 80, nodePort: 30080}"),
+	  "spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'" },
+	{ SVC("{type: NodePort, ports: [{port: 80, nodePort: 80}]}"),
+	  "spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The "
+	  "range of valid ports is 30000-32767" },
+	{ SVC("{type: LoadBalancer, ports: [{port: 80, nodePort: 32768}]}"),
+	  "spec.ports[0].nodePort: Invalid value: 32768: provided port is not in the valid..." },
+	{ SVC("{type: NodePort, ports: [{port: 80, nodePort: \"30080\"}]}"),
+	  "spec.ports[0].nodePort: expected a number, got a string" },
+	{ SVC("{type: NodePort, ports: [{name: a, port: 80, nodePort: 30080}, "
+	      "{name: b, port: 81, nodePort: 30080}]}"),
+	  "spec.ports[1].nodePort: Duplicate value: 30080" },
+	{ SVC("{type: NodePort, externalIPs: [10.0.0.300], ports: [{port: 80}]}"),
+	  "spec.externalIPs[0]: '10.0.0.300' is not an IPv4 address..." },
+	{ SVC("{externalIPs: [127.0.0.1], ports: [{port: 80}]}"),
+	  "spec.externalIPs[0]: '127.0.0.1' must not be in the loopback range (127.0.0.0/8)" },
+	{ SVC("{type: NodePort, loadBalancerSourceRanges: [10.0.0.0/8], ports: [{port: 80}]}"),
+	  "spec.loadBalancerSourceRanges: Forbidden: may only be used when `type` is "
+	  "'LoadBalancer'" },
+	{ SVC("{type: LoadBalancer, loadBalancerSourceRanges: [10.0.0.1/8], ports: [{port: 80}]}"),
+	  "spec.loadBalancerSourceRanges[0]: Invalid value: \"10.0.0.1/8\": invalid CIDR "
+	  "'10.0.0.1/8': host bits set" },
+	{ SVC("{type: LoadBalancer, loadBalancerSourceRanges: [10.0.0.0], ports: [{port: 80}]}"),
+	  "spec.loadBalancerSourceRanges[0]: Invalid value: \"10.0.0.0\": invalid CIDR..." },
+	{ SVC("{externalTrafficPolicy: Local, ports: [{port: 80}]}"),
+	  "spec.externalTrafficPolicy: Invalid value: \"Local\": may only be set for "
+	  "externally-accessible services" },
+	{ SVC("{type: NodePort, externalTrafficPolicy: Remote, ports: [{port: 80}]}"),
+	  "spec.externalTrafficPolicy: Unsupported value: \"Remote\": supported values: "
+	  "\"Cluster\", \"Local\"" },
+	{ SVC("{type: NodePort, externalTrafficPolicy: Local, healthCheckNodePort: 30100, "
+	      "ports: [{port: 80}]}"),
+	  "spec.healthCheckNodePort: Invalid value: 30100: may only be set when `type` is "
+	  "'LoadBalancer' and `externalTrafficPolicy` is 'Local'" },
+	{ SVC("{type: LoadBalancer, healthCheckNodePort: 30100, ports: [{port: 80}]}"),
+	  "spec.healthCheckNodePort: Invalid value: 30100: may only be set when..." },
+	{ SVC("{type: LoadBalancer, externalTrafficPolicy: Local, healthCheckNodePort: 1000, "
+	      "ports: [{port: 80}]}"),
+	  "spec.healthCheckNodePort: Invalid value: 1000: provided port is not in the valid..." },
+	{ SVC("{type: LoadBalancer, externalTrafficPolicy: Local, healthCheckNodePort: 30100, "
+	      "ports: [{port: 80, nodePort: 30100}]}"),
+	  "spec.healthCheckNodePort: Invalid value: 30100: provided port is already allocated" },
+	{ SVC("{type: NodePort, allocateLoadBalancerNodePorts: false, ports: [{port: 80}]}"),
+	  "spec.allocateLoadBalancerNodePorts: Forbidden: may only be used when `type` is "
+	  "'LoadBalancer'" },
+	{ SVC("{type: LoadBalancer, allocateLoadBalancerNodePorts: no, ports: [{port: 80}]}"),
+	  "spec.allocateLoadBalancerNodePorts: expected true or false, got a string" },
+	{ "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {type: LoadBalancer, "
+	  "ports: [{port: 80}]}\nstatus: {loadBalancer: {ingress: [{ip: 192.0.2.256}]}}\n",
+	  "status.loadBalancer.ingress[0].ip: '192.0.2.256' is not an IPv4 address..." },
+	{ POD("spec: {nodeName: Node_A}"),
+	  "spec.nodeName: 'Node_A': must consist of lower case letters, digits, '-' and '.', "
+	  "each part starting and ending with a letter or digit" },
+	{ EPS("[{addresses: [{ip: 10.1.0.1, nodeName: -x}], ports: [{port: 80}]}]"),
+	  "subsets[0].addresses[0].nodeName: '-x'..." },
+	{ EPS("[{notReadyAddresses: [{ip: 10.1.0.1, nodeName: 5}], ports: [{port: 80}]}]"),
+	  "subsets[0].notReadyAddresses[0].nodeName: expected a string, got an integer" },
+	{ SLICE("endpoints: [{addresses: [10.1.0.1], nodeName: A.b}]"),
+	  "endpoints[0].nodeName: 'A.b'..." },
 };
+
+/* NodePort, LoadBalancer and external IP fields, their defaults, and node names. */
+static void test_external_fields(void **state)
+{
+	struct k8s_obj o;
+
+	(void)state;
+	/* A NodePort Service: the nodePort given, or 0 (allocated at apply); Cluster policy. */
+	decode_ok(SVC("{type: NodePort, selector: {app: web}, ports: [{name: http, port: 80, "
+		      "nodePort: 30080}, {name: dns, port: 53, protocol: UDP, nodePort: 30080}, "
+		      "{name: x, port: 81, nodePort: 0}]}"),
+		  &o);
+	assert_string_equal(o.svc.type, "NodePort");
+	assert_int_equal(o.svc.nports, 3);
+	/* One nodePort for two protocols is allowed (Kubernetes keys it by protocol). */
+	assert_int_equal(o.svc.ports[0].node_port, 30080);
+	assert_int_equal(o.svc.ports[1].node_port, 30080);
+	assert_int_equal(o.svc.ports[2].node_port, 0);
+	assert_false(o.svc.etp_local);
+	assert_true(k8s_svc_external(&o.svc));
+	assert_true(k8s_svc_node_ports(&o.svc));
+	k8s_obj_free(&o);
+
+	/* A LoadBalancer with everything; hostname-only ingress and IPv6 entries left out. */
+	decode_ok("apiVersion: v1\nkind: Service\nmetadata: {name: lb}\n"
+		  "spec:\n  type: LoadBalancer\n  externalTrafficPolicy: Local\n"
+		  "  healthCheckNodePort: 32000\n"
+		  "  externalIPs: [192.0.2.50, \"2001:db8::1\"]\n"
+		  "  loadBalancerSourceRanges: [198.51.100.0/24, 10.0.0.0/8]\n"
+		  "  ports: [{port: 443, nodePort: 31443}]\n"
+		  "status:\n  loadBalancer:\n    ingress:\n    - ip: 192.0.2.10\n"
+		  "    - hostname: lb.example.com\n    - ip: 192.0.2.11\n      ipMode: VIP\n",
+		  &o);
+	assert_string_equal(o.svc.type, "LoadBalancer");
+	assert_true(o.svc.etp_local);
+	assert_int_equal(o.svc.health_node_port, 32000);
+	assert_true(o.svc.alloc_lb_node_ports);
+	assert_int_equal(o.svc.nexternal_ips, 1);
+	assert_int_equal(o.svc.external_ips[0], IP(192, 0, 2, 50));
+	assert_int_equal(o.svc.nlb_ips, 2);
+	assert_int_equal(o.svc.lb_ips[0], IP(192, 0, 2, 10));
+	assert_int_equal(o.svc.lb_ips[1], IP(192, 0, 2, 11));
+	assert_int_equal(o.svc.nsrc_ranges, 2);
+	assert_int_equal(o.svc.src_ranges[0].ip, IP(198, 51, 100, 0));
+	assert_int_equal(o.svc.src_ranges[0].len, 24);
+	assert_int_equal(o.svc.src_ranges[1].ip, IP(10, 0, 0, 0));
+	assert_int_equal(o.svc.src_ranges[1].len, 8);
+	assert_int_equal(o.svc.ports[0].node_port, 31443);
+	k8s_obj_free(&o);
+
+	/* Kubernetes takes an address twice: one frontend. */
+	decode_ok(SVC("{externalIPs: [192.0.2.1, 192.0.2.2, 192.0.2.1], ports: [{port: 80}]}"), &o);
+	assert_int_equal(o.svc.nexternal_ips, 2);
+	assert_int_equal(o.svc.external_ips[1], IP(192, 0, 2, 2));
+	k8s_obj_free(&o);
+
+	/* allocateLoadBalancerNodePorts: false: no node ports unless given. */
+	decode_ok(SVC("{type: LoadBalancer, allocateLoadBalancerNodePorts: false, "
+		      "ports: [{port: 80}]}"),
+		  &o);
+	assert_false(o.svc.alloc_lb_node_ports);
+	assert_false(k8s_svc_node_ports(&o.svc));
+	assert_true(k8s_svc_external(&o.svc));
+	k8s_obj_free(&o);
+
+	/* A ClusterIP Service with externalIPs is reachable from outside: Local is allowed. */
+	decode_ok(SVC("{externalIPs: [192.0.2.60], externalTrafficPolicy: Local, "
+		      "ports: [{port: 80}]}"),
+		  &o);
+	assert_true(o.svc.etp_local);
+	assert_true(k8s_svc_external(&o.svc));
+	assert_false(k8s_svc_node_ports(&o.svc));
+	k8s_obj_free(&o);
+
+	/* A ClusterIP Service's status (no LoadBalancer) is not read. */
+	decode_ok("apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}"
+		  "\nstatus: {loadBalancer: {ingress: [{ip: 192.0.2.10}]}}\n",
+		  &o);
+	assert_int_equal(o.svc.nlb_ips, 0);
+	assert_false(k8s_svc_external(&o.svc));
+	k8s_obj_free(&o);
+
+	/* Node names: Pod spec.nodeName, Endpoints and slice nodeName. */
+	decode_ok(POD("spec: {nodeName: node-a.example}"), &o);
+	assert_string_equal(o.pod.node_name, "node-a.example");
+	k8s_obj_free(&o);
+	decode_ok(POD("spec: {containers: []}"), &o);
+	assert_string_equal(o.pod.node_name, "");
+	k8s_obj_free(&o);
+	decode_ok(seed_ep, &o);
+	assert_string_equal(o.ep.sets[0].addrs[0].node_name, "node-1");
+	assert_string_equal(o.ep.sets[0].addrs[1].node_name, "node-2");
+	k8s_obj_free(&o);
+	decode_ok(EPS("[{notReadyAddresses: [{ip: 10.1.0.1, nodeName: node-b}], "
+		      "ports: [{port: 80}]}]"),
+		  &o);
+	assert_string_equal(o.ep.sets[0].addrs[0].node_name, "node-b");
+	k8s_obj_free(&o);
+	decode_ok(SLICE("endpoints: [{addresses: [10.1.0.1], nodeName: node-c}, "
+			"{addresses: [10.1.0.2]}]"),
+		  &o);
+	assert_string_equal(o.ep.sets[0].addrs[0].node_name, "node-c");
+	assert_string_equal(o.ep.sets[0].addrs[1].node_name, "");
+	k8s_obj_free(&o);
+}
 
 static void test_decode_errors(void **state)
 {
@@ -1292,6 +1458,7 @@ int main(void)
 		cmocka_unit_test(test_read_errors),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_decode_errors),
+		cmocka_unit_test(test_external_fields),
 	};
 
 	return cmocka_run_group_tests_name("k8s manifests", tests, group_setup, group_teardown);
