@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* cmd_dp.c - `svcbpf load|unload|status|sync`: the dataplane itself. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <net/if.h>
 #include <unistd.h>
+
+#include <bpf/bpf.h>
 
 #include "cli.h"
 #include "k8s_ctl.h"
@@ -293,6 +296,35 @@ static void print_maps(const struct dp_maps *m)
 	out_fp("%-16s %8s %10s %10s %9s\n", "total", "", "", "", fmt_bytes(buf, total));
 }
 
+/*
+ * Where NodePorts answer: the node addresses the dataplane knows (those of
+ * the attached interfaces at the last load, unload or sync), in key order.
+ */
+static void print_node_addrs(const struct dp_maps *m)
+{
+	__be32 key, *prev = NULL;
+	char ifname[IF_NAMESIZE], buf[ADDR_STR_LEN];
+	size_t n = 0;
+	__u32 idx;
+
+	out_open_array("node_addresses");
+	out_fp("nodeports:  on");
+	while (n < SVCBPF_NODE_ADDRS && !bpf_map_get_next_key(m->nip, prev, &key)) {
+		prev = &key;
+		if (bpf_map_lookup_elem(m->nip, &key, &idx))
+			continue;
+		if (!if_indextoname(idx, ifname))
+			snprintf(ifname, sizeof(ifname), "ifindex %u", idx);
+		out_open_object(NULL);
+		out_string(PRINT_ANY, "address", n ? ", %s" : " %s", fmt_ip(buf, ntohl(key)));
+		out_string(PRINT_ANY, "interface", " (%s)", ifname);
+		out_close_object();
+		n++;
+	}
+	out_close_array();
+	out_fp(n ? "\n" : " no address (no attached interface has IPv4)\n");
+}
+
 static void print_settings(const struct dp_maps *m)
 {
 	struct svcbpf_cfg cfg;
@@ -312,6 +344,7 @@ static void print_settings(const struct dp_maps *m)
 	out_uint(PRINT_ANY, "fin", "fin %lu s, ", cfg.ct_timeout_fin);
 	out_uint(PRINT_ANY, "udp", "udp %lu s\n", cfg.ct_timeout_udp);
 	out_close_object();
+	print_node_addrs(m);
 }
 
 /*
