@@ -9,6 +9,8 @@
  * maps, the global counters and the sync histogram. The agent runs it per
  * scrape, opening maps and store afresh, so a reload, unload or load while it
  * runs shows in the next scrape. It only reads: changes keep their own lock.
+ * The agent's main thread serves the healthCheckNodePorts (health.c) beside
+ * the HTTP daemon's thread.
  */
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -20,10 +22,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "health.h"
 #include "loader.h"
 #include "output.h"
 #include "svcbpf.h"
@@ -668,7 +672,10 @@ static int agent_help(void)
 	fprintf(stderr,
 		"Usage: svcbpf agent [--metrics-addr IP:PORT]\n"
 		"Serve the metrics (svcbpf metrics) on http://IP:PORT/metrics, default %s;\n"
-		"\"[IPv6]:PORT\" too. Also /healthz. Runs until SIGINT or SIGTERM.\n",
+		"\"[IPv6]:PORT\" too. Also /healthz. And, as kube-proxy, per LoadBalancer\n"
+		"Service with externalTrafficPolicy Local, its healthCheckNodePort on\n"
+		"0.0.0.0: 200 while this node has a ready endpoint of it, else 503 (the\n"
+		"store is re-read every second). Runs until SIGINT or SIGTERM.\n",
 		METRICS_ADDR_DEFAULT);
 	return EXIT_OK;
 }
@@ -681,7 +688,7 @@ int do_agent(int argc, char **argv)
 	char err[ERR_LEN] = "";
 	socklen_t salen = 0;
 	sigset_t sigs;
-	int fd, sig, ret;
+	int fd, sfd, ret;
 
 	if (argc && !strcmp(argv[0], "help"))
 		return agent_help();
@@ -725,7 +732,7 @@ int do_agent(int argc, char **argv)
 		p_err("%s", err);
 		return EXIT_FAIL;
 	}
-	/* Blocked before the daemon's thread starts, so it inherits the mask: sigwait gets them. */
+	/* Blocked before the daemon's thread starts, so it inherits the mask: the signalfd gets them. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
@@ -733,6 +740,14 @@ int do_agent(int argc, char **argv)
 	if (ret) {
 		close(fd);
 		p_err("cannot block signals: %s", strerror(ret));
+		return EXIT_FAIL;
+	}
+	/* The signals as a file: the health check loop polls it beside its sockets. */
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		ret = errno;
+		close(fd);
+		p_err("cannot wait for signals: %s", strerror(ret));
 		return EXIT_FAIL;
 	}
 	/* One polling thread: scrapes run one at a time, never beside each other. */
@@ -743,14 +758,18 @@ int do_agent(int argc, char **argv)
 			     MHD_OPTION_END);
 	if (!d) {
 		close(fd);
+		close(sfd);
 		p_err("cannot serve on %s: the HTTP daemon did not start", addr);
 		return EXIT_FAIL;
 	}
 	fprintf(stderr, "svcbpf: serving metrics on http://%s/metrics\n", addr);
 	fflush(stderr);
-	do {
-		ret = sigwait(&sigs, &sig);
-	} while (ret == EINTR);
+	ret = health_serve(sfd);
 	MHD_stop_daemon(d);
+	close(sfd);
+	if (ret) {
+		p_err("health checks stopped: %s", strerror(-ret));
+		return EXIT_FAIL;
+	}
 	return EXIT_OK;
 }

@@ -150,7 +150,7 @@ _metrics_have() { topo_svcbpf metrics 2>/dev/null | grep -qxF "$1"; }
 	assert_eq "up, backend weight and active, map entries" "1 1 1 1" \
 		"$(pvals "$out" svcbpf_up "svcbpf_backend_weight $b2" "svcbpf_backend_active $b2" \
 			"svcbpf_map_entries map=services")"
-	assert_eq "every reason, zero too" 6 "$(grep -c '^svcbpf_drops_total{' <<<"$out")"
+	assert_eq "every reason, zero too" 9 "$(grep -c '^svcbpf_drops_total{' <<<"$out")"
 	assert_contains "reject reason" 'svcbpf_drops_total{reason="no_backend",action="reject"}' "$out"
 	assert_contains "fragment reason" 'svcbpf_drops_total{reason="fragment",action="pass"}' "$out"
 	assert_contains "program runs" 'svcbpf_program_runs_total{program="svcbpf_tc_ingress",hook="tc_ingress"}' "$out"
