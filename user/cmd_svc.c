@@ -28,6 +28,7 @@ static int svc_help(int argc, char **argv)
 		"       svcbpf svc list [-o json]\n"
 		"       svcbpf svc get VIP:PORT[/tcp|udp] [-o json]\n"
 		"       svcbpf svc explain VIP:PORT[/tcp|udp] --from IP:PORT [--proto tcp|udp]\n"
+		"                          [--to NODE-IP]\n"
 		"\n"
 		"'svc add' creates the service, or replaces the settings and backend set of an\n"
 		"existing one. The protocol defaults to tcp. A new flow takes the backend its\n"
@@ -40,7 +41,8 @@ static int svc_help(int argc, char **argv)
 		"0.0.0.0:PORT, clients masqueraded to the node's address). It follows its\n"
 		"service: backend changes apply to both, 'svc del' removes both; 'svc add'\n"
 		"again without --nodeport removes it.\n"
-		"'svc explain' prints which backend a new flow would get, and why.\n",
+		"'svc explain' prints which backend a new flow would get, and why (for a NodePort,\n"
+		"0.0.0.0:PORT, --to names the node address the client connects to).\n",
 		SVCBPF_AFFINITY_TIMEOUT, SVCBPF_NODEPORT_MIN, SVCBPF_NODEPORT_MAX);
 	return EXIT_OK;
 }
@@ -531,10 +533,10 @@ static void out_backend(const char *key, const struct be_rec *b, uint32_t owned,
 static int do_svc_explain(int argc, char **argv)
 {
 	struct dp_maps m = DP_MAPS_CLOSED;
-	const char *svc_arg = NULL, *from_arg = NULL;
+	const char *svc_arg = NULL, *from_arg = NULL, *to_arg = NULL;
 	const struct be_rec *pick = NULL, *chosen;
 	const char *reason = "maglev";
-	struct l4addr svc, from;
+	struct l4addr svc, from, dst;
 	struct store *s = NULL;
 	struct svc_rec r = { 0 };
 	uint32_t *table = NULL, m_size, slot, hash, owned = 0;
@@ -552,6 +554,13 @@ static int do_svc_explain(int argc, char **argv)
 				from_arg = argv[++i];
 			else if ((proto = parse_proto(argv[++i])) < 0)
 				return usage_err("--proto must be tcp or udp, not '%s'", argv[i]);
+		} else if (!strcmp(argv[i], "--to")) {
+			if (i + 1 >= argc)
+				return usage_err(
+					"--to needs the node address a client connects to");
+			if (to_arg)
+				return usage_err("svc explain: --to given twice");
+			to_arg = argv[++i];
 		} else if (argv[i][0] == '-') {
 			return usage_err("svc explain: unknown option '%s'", argv[i]);
 		} else if (svc_arg) {
@@ -581,6 +590,27 @@ static int do_svc_explain(int argc, char **argv)
 					 proto_name((uint8_t)proto), svc_arg);
 		svc.proto = (uint8_t)proto;
 	}
+	/*
+	 * A NodePort's flows hash with the node address the client used: the
+	 * dataplane sees that, never 0.0.0.0.
+	 */
+	dst = svc;
+	if (!svc.ip && !to_arg)
+		return usage_err("svc explain: %s is a NodePort: give --to NODE-IP, the address "
+				 "the client connects to",
+				 svc_arg);
+	if (to_arg && svc.ip)
+		return usage_err("svc explain: --to is for a NodePort (0.0.0.0:PORT)");
+	if (to_arg) {
+		struct in_addr in;
+
+		/* Dotted decimal only, as every address svcbpf takes. */
+		if (inet_pton(AF_INET, to_arg, &in) != 1 || !in.s_addr) {
+			p_err("invalid --to '%s': expected the node's IPv4 address", to_arg);
+			return EXIT_FAIL;
+		}
+		dst.ip = ntohl(in.s_addr);
+	}
 	if (!require_privileges())
 		return EXIT_FAIL;
 	rc = cli_open_maps(&m);
@@ -607,16 +637,16 @@ static int do_svc_explain(int argc, char **argv)
 		goto out;
 	}
 	from.proto = svc.proto;
-	hash = svcbpf_flow_hash(htonl(from.ip), htonl(svc.ip), htons(from.port), htons(svc.port),
-				svc.proto);
-	slot = maglev_slot(&from, &svc, m_size);
+	hash = svcbpf_flow_hash(htonl(from.ip), htonl(dst.ip), htons(from.port), htons(dst.port),
+				dst.proto);
+	slot = maglev_slot(&from, &dst, m_size);
 	pick = table[slot] ? be_by_id(&r, table[slot]) : NULL;
 	chosen = pick;
 
 	/* What the dataplane would do first: a live tracked flow, then affinity. */
 	if (loaded) {
 		struct ct_key ck = { .saddr = htonl(from.ip),
-				     .daddr = htonl(svc.ip),
+				     .daddr = htonl(dst.ip),
 				     .sport = htons(from.port),
 				     .dport = htons(svc.port),
 				     .proto = svc.proto,
@@ -644,7 +674,10 @@ static int do_svc_explain(int argc, char **argv)
 
 	out_string(PRINT_FP, NULL, "%-11s ", "flow");
 	out_string(PRINT_ANY, "client", "%s -> ", fmt_l4addr(buf, &from, false));
-	out_string(PRINT_ANY, "service", "%s\n", fmt_l4addr(buf2, &svc, true));
+	out_string(PRINT_ANY, "service", "%s", fmt_l4addr(buf2, &svc, true));
+	if (to_arg)
+		out_string(PRINT_ANY, "node_address", " at %s", fmt_ip(buf2, dst.ip));
+	out_fp("\n");
 	out_uint(PRINT_ANY, "hash", "hash        0x%08lx", hash);
 	out_uint(PRINT_ANY, "slot", ", slot %lu", slot);
 	out_uint(PRINT_ANY, "table_size", " of %lu (Maglev)\n", m_size);
