@@ -22,6 +22,8 @@ export TOPO_SERVER_SECONDS=${TOPO_SERVER_SECONDS:-300}
 source "$REPO/tools/topo.sh"
 
 VIP=10.96.0.50
+LB_IP=198.51.100.10
+NODEPORT=30080
 POD1=$(topo_pod_ip 1)
 POD2=$(topo_pod_ip 2)
 
@@ -47,11 +49,13 @@ section "Topology (namespaces prefixed $TOPO_ID)"
 topo_create 2 || die "cannot create the topology"
 topo_start_servers || die "the pod servers did not start"
 topo_wait_ready || die "the client cannot reach the pods directly"
+topo_create_outside || die "cannot create the outside world"
 cat <<EOF
-  client  10.244.0.5   --eth0-->  node 10.244.0.1 (svcbpf on eth0)
+  client  10.244.0.5   --eth0-->  node 10.244.0.1 (svcbpf on every node interface)
   pod1    $POD1  <-- node pod1 10.244.1.1
   pod2    $POD2  <-- node pod2 10.244.2.1
-  ClusterIP $VIP exists only in svcbpf's maps
+  outside 192.0.2.10 --> router 192.0.2.1 | 203.0.113.2 --> node eth1 203.0.113.1
+  ClusterIP $VIP and LoadBalancer IP $LB_IP exist only in svcbpf's maps
 EOF
 
 MANIFESTS=$(mktemp -d /tmp/svcbpf-demo.XXXXXX) || die "cannot create a temp dir"
@@ -73,8 +77,8 @@ spec:
 EOF
 { pod pod1 "$POD1" True; pod pod2 "$POD2" True; } >"$MANIFESTS/pods.yaml"
 
-section "Load svcbpf on the node's eth0"
-run load eth0
+section "Load svcbpf on the node's interfaces (the pods' too: masqueraded replies come in there)"
+run load eth0 eth1 pod1 pod2
 
 section "Apply the seed's Service and its two Pods (the API server's and controller's part)"
 sed 's/^/  /' "$MANIFESTS/my-service.yaml"
@@ -133,6 +137,31 @@ run apply -f "$MANIFESTS/pods-1-not-ready.yaml"
 run get endpoints
 requests 4
 run apply -f "$MANIFESTS/pods.yaml"
+
+section "From outside the node: the same Service as a LoadBalancer (nodePort $NODEPORT)"
+sed -e 's/^spec:/spec:\n  type: LoadBalancer/' -e "s/targetPort: 8080/targetPort: 8080\n      nodePort: $NODEPORT/" \
+	"$MANIFESTS/my-service.yaml" >"$MANIFESTS/my-service-lb.yaml"
+printf 'status:\n  loadBalancer:\n    ingress:\n      - ip: %s\n' "$LB_IP" >>"$MANIFESTS/my-service-lb.yaml"
+sed 's/^/  /' "$MANIFESTS/my-service-lb.yaml"
+run apply -f "$MANIFESTS/my-service-lb.yaml"
+run get services
+# outside URL: 4 requests from the outside namespace; each pod names the client it saw.
+outside() {
+	local i out
+	for ((i = 1; i <= 4; i++)); do
+		if out=$(topo_outside curl -sS --max-time 2 "$1" 2>&1); then
+			printf '  %s -> %s\n' "$1" "$out"
+		else
+			printf '  %s -> FAILED: %s\n' "$1" "$out"
+			answers+=("no answer")
+		fi
+	done
+}
+echo "  (each pod sees the node's address: externalTrafficPolicy Cluster masquerades the client)"
+outside "http://203.0.113.1:$NODEPORT/"
+outside "http://$LB_IP/"
+run ct list "0.0.0.0:$NODEPORT"
+run ct list "$LB_IP:80"
 
 section "svcbpf svc list"
 run svc list

@@ -75,9 +75,20 @@ def log(msg):
 
 # ----------------------------------------------------------------------------- servers
 
+# A listen backlog for bursts (socketserver's default is 5: a burst of connections would lose
+# SYNs and wait a second for each retry).
+BACKLOG = 1024
+
+
 class _TCPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
     allow_reuse_address = True
     daemon_threads = True
+    request_queue_size = BACKLOG
+
+
+class _HTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = BACKLOG
 
 
 class _UDPServer(socketserver.ThreadingMixIn, socketserver.UDPServer):
@@ -158,8 +169,7 @@ def make_servers(name, ip, bind, verbose):
             if verbose:
                 log("udp from %s" % (self.client_address,))
 
-    http_srv = http.server.ThreadingHTTPServer((bind, PORT_HTTP), HTTPHandler)
-    http_srv.daemon_threads = True
+    http_srv = _HTTPServer((bind, PORT_HTTP), HTTPHandler)
     return [http_srv,
             _TCPServer((bind, PORT_UPLOAD), UploadHandler),
             _TCPServer((bind, PORT_DOWNLOAD), DownloadHandler),

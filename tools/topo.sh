@@ -14,13 +14,25 @@
 #   default via .0.1         podN 10.244.N.1/24 <-------------------> eth0 10.244.N.x/24
 #                            ip_forward=1                            default via 10.244.N.1
 #                                                                    tools/podserver.py
+# On request (topo_create_outside, after topo_create), the world outside the cluster, reached
+# through a second node interface and a router, as a NodePort or LoadBalancer client sees it:
+#
+#   outside ns               router ns (ip_forward=1)                  node ns
+#   eth0 192.0.2.10/24 <---> eth0 192.0.2.1/24
+#   default via 192.0.2.1    eth1 203.0.113.2/24 <-------------------> eth1 203.0.113.1/24
+#                            198.51.100.0/24 via 203.0.113.1           192.0.2.0/24 via
+#                            default via 203.0.113.1                   203.0.113.2
+# 198.51.100.0/24 holds the LoadBalancer and external IPs: like ClusterIPs, only map entries
+# (the router sends them to the node, no interface has them).
+#
 # Pod IPs: pod1 10.244.1.10, pod2 10.244.2.15 (the seed's pods), pod3 10.244.3.20,
 # podN 10.244.N.10 beyond. ClusterIPs (10.96.0.0/12) are only map entries: the client reaches
 # them through its default route, the node has no route for them.
 #
 # Safety: every veth is created inside the namespaces (never in the root namespace), the
 # root namespace gets no address or route, and everything a run creates carries its run id:
-# namespaces "$TOPO_ID-node", "$TOPO_ID-client", "$TOPO_ID-podN", the pin dir
+# namespaces "$TOPO_ID-node", "$TOPO_ID-client", "$TOPO_ID-podN" (and "$TOPO_ID-router",
+# "$TOPO_ID-outside" with topo_create_outside), the pin dir
 # /sys/fs/bpf/svcbpf-$TOPO_ID and a mktemp dir holding the svcbpf state dir, server logs and
 # pid files. topo_teardown removes exactly these, is idempotent, and is meant to run from a
 # trap (topo_trap) or a bats teardown_file. Every wait is a bounded poll; every command
@@ -33,7 +45,9 @@
 #   topo_create 3        # namespaces, veths, addresses, routes
 #   topo_start_servers   # tools/podserver.py in every pod, waits until all ports listen
 #   topo_wait_ready      # the client reaches every pod directly (TCP and UDP)
+#   topo_create_outside  # optional: router and outside namespaces, node eth1
 #   topo_svcbpf load eth0 ; topo_client curl -s http://10.96.0.50/
+#   topo_outside curl -s http://203.0.113.1:30080/
 #   topo_offloads off
 #   topo_teardown
 
@@ -100,13 +114,15 @@ topo_init() {
 	TOPO_OWNER=$$
 	TOPO_NODE=$TOPO_ID-node
 	TOPO_CLIENT=$TOPO_ID-client
+	TOPO_ROUTER=$TOPO_ID-router
+	TOPO_OUTSIDE=$TOPO_ID-outside
 	TOPO_NPODS=0
 	TOPO_PIN_DIR=/sys/fs/bpf/svcbpf-$TOPO_ID
 	TOPO_DIR=$(mktemp -d "${TMPDIR:-/tmp}/svcbpf-$TOPO_ID.XXXXXX") || return 1
 	TOPO_STATE_DIR=$TOPO_DIR/state
 	mkdir -p "$TOPO_STATE_DIR" "$TOPO_DIR/pids" "$TOPO_DIR/logs"
-	export TOPO_ID TOPO_OWNER TOPO_NODE TOPO_CLIENT TOPO_NPODS TOPO_PIN_DIR TOPO_DIR \
-		TOPO_STATE_DIR SVCBPF PYTHON
+	export TOPO_ID TOPO_OWNER TOPO_NODE TOPO_CLIENT TOPO_ROUTER TOPO_OUTSIDE TOPO_NPODS \
+		TOPO_PIN_DIR TOPO_DIR TOPO_STATE_DIR SVCBPF PYTHON
 	# The record 'topo.sh reap' uses to find what a dead run left behind.
 	printf 'TOPO_ID=%s\nTOPO_OWNER=%s\nTOPO_DIR=%s\n' "$TOPO_ID" "$TOPO_OWNER" "$TOPO_DIR" \
 		>"$TOPO_DIR/run.env"
@@ -115,7 +131,7 @@ topo_init() {
 # topo_namespaces: every namespace of this run that exists now.
 topo_namespaces() {
 	[ -n "${TOPO_ID:-}" ] || return 0
-	ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${TOPO_ID}-(node|client|pod[0-9]+)\$"
+	ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${TOPO_ID}-(node|client|router|outside|pod[0-9]+)\$"
 }
 
 # topo_in NS CMD...: run CMD in namespace NS (network namespace only: the machine's bpffs and
@@ -128,6 +144,8 @@ topo_in() {
 topo_node() { topo_in "$TOPO_NODE" "$@"; }
 topo_client() { topo_in "$TOPO_CLIENT" "$@"; }
 topo_pod() { local n=$1; shift; topo_in "$(topo_pod_ns "$n")" "$@"; }
+topo_router() { topo_in "$TOPO_ROUTER" "$@"; }
+topo_outside() { topo_in "$TOPO_OUTSIDE" "$@"; }
 
 # topo_svcbpf ARGS...: the svcbpf CLI in the node namespace with this run's pin and state dirs.
 topo_svcbpf() {
@@ -199,6 +217,91 @@ _topo_links_up() {
 	done
 }
 
+# The outside world's addresses (see the picture at the top).
+TOPO_OUTSIDE_IP=192.0.2.10
+TOPO_ROUTER_OUT_IP=192.0.2.1
+TOPO_ROUTER_IP=203.0.113.2
+TOPO_NODE_EXT_IP=203.0.113.1
+TOPO_EXT_NET=198.51.100.0/24
+
+# topo_has_outside: topo_create_outside has run for this topology.
+topo_has_outside() { [ -n "${TOPO_DIR:-}" ] && [ -e "$TOPO_DIR/outside" ]; }
+
+# topo_create_outside: after topo_create, the router and outside namespaces, the node's eth1
+# and the routes between them (see the picture at the top). Waits (bounded) for carrier and
+# for the outside to reach the node's eth1 address.
+topo_create_outside() {
+	if [ -z "${TOPO_NODE:-}" ] || [ ! -e "/run/netns/$TOPO_NODE" ]; then
+		topo_err "topo_create_outside: run topo_create first"
+		return 1
+	fi
+	topo_has_outside && { topo_err "topo_create_outside: already created"; return 1; }
+	ip netns add "$TOPO_ROUTER" || return 1
+	ip netns add "$TOPO_OUTSIDE" || return 1
+	: >"$TOPO_DIR/outside"
+	# router <-> node and outside <-> router: born inside their namespaces.
+	ip -n "$TOPO_ROUTER" link add eth1 type veth peer name eth1 netns "$TOPO_NODE" || return 1
+	ip -n "$TOPO_OUTSIDE" link add eth0 type veth peer name eth0 netns "$TOPO_ROUTER" ||
+		return 1
+	ip -n "$TOPO_ROUTER" link set lo up
+	ip -n "$TOPO_ROUTER" addr add "$TOPO_ROUTER_OUT_IP/24" dev eth0
+	ip -n "$TOPO_ROUTER" addr add "$TOPO_ROUTER_IP/24" dev eth1
+	ip -n "$TOPO_ROUTER" link set eth0 up
+	ip -n "$TOPO_ROUTER" link set eth1 up
+	ip -n "$TOPO_NODE" addr add "$TOPO_NODE_EXT_IP/24" dev eth1
+	ip -n "$TOPO_NODE" link set eth1 up
+	ip -n "$TOPO_OUTSIDE" link set lo up
+	ip -n "$TOPO_OUTSIDE" addr add "$TOPO_OUTSIDE_IP/24" dev eth0
+	ip -n "$TOPO_OUTSIDE" link set eth0 up
+	_topo_sysctl "$TOPO_ROUTER" net.ipv4.ip_forward 1 || return 1
+	ip -n "$TOPO_OUTSIDE" route add default via "$TOPO_ROUTER_OUT_IP" || return 1
+	ip -n "$TOPO_ROUTER" route add "$TOPO_EXT_NET" via "$TOPO_NODE_EXT_IP" || return 1
+	ip -n "$TOPO_ROUTER" route add default via "$TOPO_NODE_EXT_IP" || return 1
+	ip -n "$TOPO_NODE" route add 192.0.2.0/24 via "$TOPO_ROUTER_IP" || return 1
+	topo_poll 10 _topo_outside_links_up ||
+		{ topo_err "outside links did not come up within 10 s"; return 1; }
+	topo_poll 10 _topo_outside_reaches "$TOPO_NODE_EXT_IP" ||
+		{ topo_err "outside cannot reach the node's eth1 $TOPO_NODE_EXT_IP within 10 s"; return 1; }
+}
+
+# _topo_outside_reaches IP: a TCP connection from the outside to IP port 9 is refused at once
+# (the address answers; nothing listens there). No ping on this machine.
+_topo_outside_reaches() {
+	TOPO_TIMEOUT=5 topo_outside "$PYTHON" -c '
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], 9), timeout=1).close()
+except ConnectionRefusedError:
+    sys.exit(0)
+except OSError:
+    sys.exit(1)' "$1"
+}
+
+_topo_outside_links_up() {
+	ip -n "$TOPO_NODE" link show eth1 | grep -q LOWER_UP || return 1
+	ip -n "$TOPO_ROUTER" link show eth1 | grep -q LOWER_UP || return 1
+	ip -n "$TOPO_ROUTER" link show eth0 | grep -q LOWER_UP || return 1
+	ip -n "$TOPO_OUTSIDE" link show eth0 | grep -q LOWER_UP
+}
+
+# topo_outside_mtu MTU [ADVMSS]: the MTU of the router <-> outside link, both ends. With
+# ADVMSS, the outside client also advertises that MSS on its default route (as a client
+# whose own link is wider than the bottleneck would), so the far end sends segments too big
+# for the link and must learn the path MTU from the router's ICMP "fragmentation needed";
+# without it, the outside's MSS follows its MTU and nothing needs discovering.
+topo_outside_mtu() {
+	local mtu=$1 advmss=${2:-}
+	topo_has_outside || { topo_err "topo_outside_mtu: no outside (topo_create_outside)"; return 1; }
+	ip -n "$TOPO_ROUTER" link set eth0 mtu "$mtu" || return 1
+	ip -n "$TOPO_OUTSIDE" link set eth0 mtu "$mtu" || return 1
+	if [ -n "$advmss" ]; then
+		ip -n "$TOPO_OUTSIDE" route replace default via "$TOPO_ROUTER_OUT_IP" advmss "$advmss" ||
+			return 1
+	else
+		ip -n "$TOPO_OUTSIDE" route replace default via "$TOPO_ROUTER_OUT_IP" || return 1
+	fi
+}
+
 # topo_track_pid PID NAME: have topo_teardown stop PID (a process this run started).
 topo_track_pid() { echo "$1" >"$TOPO_DIR/pids/$2"; }
 
@@ -245,7 +348,7 @@ topo_wait_ready() {
 	done
 }
 
-# topo_devices: "NS DEV" of every veth end, one a line.
+# topo_devices: "NS DEV" of every veth end, one a line (the outside links too, once made).
 topo_devices() {
 	local n
 	echo "$TOPO_CLIENT eth0"
@@ -254,24 +357,37 @@ topo_devices() {
 		echo "$TOPO_NODE pod$n"
 		echo "$(topo_pod_ns "$n") eth0"
 	done
+	topo_outside_devices
 }
 
-# _topo_offload_plan MODE: "NS DEV WANT_TX FEATURES..." for every veth end.
+# topo_outside_devices: "NS DEV" of the outside links' veth ends (none before
+# topo_create_outside).
+topo_outside_devices() {
+	topo_has_outside || return 0
+	echo "$TOPO_NODE eth1"
+	echo "$TOPO_ROUTER eth1"
+	echo "$TOPO_ROUTER eth0"
+	echo "$TOPO_OUTSIDE eth0"
+}
+
+# _topo_offload_plan MODE [DEVICES]: "NS DEV WANT_TX FEATURES..." for every veth end (or
+# for the "NS DEV" lines of DEVICES).
 _topo_offload_plan() {
 	local ns dev
 	while read -r ns dev; do
+		[ -n "$dev" ] || continue
 		case $1 in
 		on) echo "$ns $dev on rx on tx on sg on tso on gso on" ;;
 		off) echo "$ns $dev off rx off tx off sg off tso off gso off" ;;
 		mixed)
-			if [ "$ns" = "$TOPO_NODE" ] && [ "$dev" != eth0 ]; then
+			if [ "$ns" = "$TOPO_NODE" ] && [[ $dev == pod* ]]; then
 				echo "$ns $dev off rx on tx off sg on tso on gso on"
 			else
 				echo "$ns $dev on rx on tx on sg on tso on gso on"
 			fi
 			;;
 		esac
-	done < <(topo_devices)
+	done <<<"${2-$(topo_devices)}"
 }
 
 # topo_txcsum NS DEV: the device's tx-checksumming state (on|off).
@@ -285,8 +401,31 @@ topo_txcsum() {
 #   mixed: defaults, except tx checksum off on the node's pod-facing veths, so the node must
 #          finalize the checksums of what it forwards to the pods.
 # ethtool errors are tolerated (a veth whose peer has XDP refuses TSO); the tx checksum state
-# of every device is verified afterwards. One nsenter per namespace.
+# of every device is verified afterwards. One nsenter per namespace. The outside links
+# (topo_create_outside) are included.
 topo_offloads() {
+	local rc=0
+	_topo_offloads_apply "$1" "$(topo_devices)" || rc=$?
+	((rc == 2)) || echo "offloads=$1" >"$TOPO_DIR/offloads"
+	return $rc
+}
+
+# topo_offloads_outside on|off: the same on the outside links' four veth ends only (node eth1,
+# router eth0 and eth1, outside eth0); topo_offloads_current is not changed.
+topo_offloads_outside() {
+	case $1 in
+	on | off) ;;
+	*)
+		topo_err "topo_offloads_outside: on|off, not '$1'"
+		return 2
+		;;
+	esac
+	topo_has_outside || { topo_err "topo_offloads_outside: no outside (topo_create_outside)"; return 1; }
+	_topo_offloads_apply "$1" "$(topo_outside_devices)"
+}
+
+# _topo_offloads_apply MODE DEVICES: set MODE's features on the "NS DEV" lines of DEVICES.
+_topo_offloads_apply() {
 	local mode=$1 ns plan out dev want got bad=0
 	case $mode in
 	on | off | mixed) ;;
@@ -295,7 +434,7 @@ topo_offloads() {
 		return 2
 		;;
 	esac
-	plan=$(_topo_offload_plan "$mode")
+	plan=$(_topo_offload_plan "$mode" "$2")
 	for ns in $(awk '{print $1}' <<<"$plan" | sort -u); do # names without spaces
 		# In NS: apply each device's features, then print "DEV WANT GOT".
 		# shellcheck disable=SC2016
@@ -312,7 +451,6 @@ topo_offloads() {
 			fi
 		done <<<"$out"
 	done
-	echo "offloads=$mode" >"$TOPO_DIR/offloads"
 	return $bad
 }
 
@@ -399,7 +537,7 @@ topo_list() {
 	local id owner state d
 	{
 		ip netns list 2>/dev/null | awk '{print $1}' |
-			sed -En 's/^(sb[0-9]+-[0-9a-f]{6})-(node|client|pod[0-9]+)$/\1/p'
+			sed -En 's/^(sb[0-9]+-[0-9a-f]{6})-(node|client|router|outside|pod[0-9]+)$/\1/p'
 		for d in /sys/fs/bpf/svcbpf-sb*; do
 			[ -e "$d" ] && echo "${d#/sys/fs/bpf/svcbpf-}"
 		done | grep -E '^sb[0-9]+-[0-9a-f]{6}$'

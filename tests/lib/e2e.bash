@@ -463,3 +463,206 @@ _traffic_clusterips() {
 scenario_checksums() {
 	sniff_checksums _traffic_clusterips
 }
+
+# ----------------------------------------------------------------------------- outside the node
+# The outside world of tools/topo.sh (topo_create_outside): a client at 192.0.2.10 behind a
+# router, reaching the node's eth1 203.0.113.1; LoadBalancer and external IPs in
+# 198.51.100.0/24 (routed to the node by the router).
+
+E2E_NODE_NAME="node-a" # what 'load --node-name' is given: spec.nodeName of this node's pods
+# shellcheck disable=SC2034 # for the bats files
+E2E_OTHER_NODE="node-b" # a node name that is not this node
+# A masqueraded client as a pod sees it: one of the node's own addresses.
+# shellcheck disable=SC2034 # for the bats files
+E2E_NODE_ADDR_ERE='^(10\.244\.[0-9]+\.1|203\.0\.113\.1)$'
+
+# e2e_setup_outside [NPODS]: e2e_setup_topology plus the outside world (setup_file).
+e2e_setup_outside() {
+	e2e_setup_topology "${1:-3}" || return 1
+	topo_create_outside
+}
+
+# e2e_load_node [ARGS...]: svcbpf on every node interface (eth0, eth1, the pods' veths: replies
+# from the pods are translated as they come in), this node named $E2E_NODE_NAME.
+e2e_load_node() {
+	local n ifs=(eth0 eth1)
+	for ((n = 1; n <= TOPO_NPODS; n++)); do ifs+=("pod$n"); done
+	sb_ok load "${ifs[@]}" --node-name "$E2E_NODE_NAME" "$@"
+}
+
+# e2e_in WHERE CMD...: run CMD in the namespace WHERE: client, outside, router, node or podN.
+e2e_in() {
+	local from=$1
+	shift
+	case $from in
+	client) topo_client "$@" ;;
+	outside) topo_outside "$@" ;;
+	router) topo_router "$@" ;;
+	node) topo_node "$@" ;;
+	pod[0-9]*) topo_pod "${from#pod}" "$@" ;;
+	*) e2e_fail "e2e_in: client|outside|router|node|podN, not '$from'" ;;
+	esac
+}
+
+# http_burst_from WHERE HOST PORT COUNT [TIMEOUT]: as http_burst (COUNT new TCP connections,
+# one request each, within TIMEOUT seconds (default 2) each, an answer or a "FAIL ..." line per
+# attempt, at most 3 failures), from the namespace WHERE (e2e_in), in one process
+# (tools/conns.py --serial: a curl costs ~0.1 s here).
+http_burst_from() {
+	TOPO_TIMEOUT=$((20 + $4 / 2)) e2e_in "$1" "$PYTHON" "$TOPO_REPO/tools/conns.py" "$2" "$3" \
+		--serial --count "$4" --timeout "${5:-2}"
+}
+
+# expect_http_from WHERE WHAT HOST PORT COUNT SRC_ERE [POD...]: COUNT connections from WHERE,
+# all answered, each by one of the PODs (default: any), and every backend saw a client
+# address (without port) matching SRC_ERE. Notes the per-pod distribution and the client
+# addresses the pods saw; the answers are left in E2E_HTTP_OUT.
+expect_http_from() {
+	local from=$1 what=$2 host=$3 port=$4 count=$5 src_ere=$6 out answered dist seen p a
+	shift 6
+	out=$(http_burst_from "$from" "$host" "$port" "$count") || true
+	E2E_HTTP_OUT=$out
+	answered=$(grep -c '^pod[0-9]* ' <<<"$out" || true)
+	dist=$(grep -o '^pod[0-9]*' <<<"$out" | sort | uniq -c | awk '{printf "%s=%s ", $2, $1}')
+	seen=$(sed -n 's/^pod[0-9]* [0-9.]* client=\([0-9.]*\):[0-9]*$/\1/p' <<<"$out" | sort |
+		uniq -c | awk '{printf "%s(x%s) ", $2, $1}')
+	e2e_note "$what: $answered/$count answered; per backend: ${dist:-none}; pods saw the client as: ${seen:-nothing}"
+	if [ "$answered" != "$count" ]; then
+		printf 'FAIL: %s: connections from %s to %s:%s answered\n  expected: %s\n  actual:   %s\n  attempts:\n%s\n' \
+			"$what" "$from" "$host" "$port" "$count" "$answered" "$(sed 's/^/    /' <<<"$out" | head -20)" >&2
+		return 1
+	fi
+	if (($# > 0)); then
+		for p in $(grep -o '^pod[0-9]*' <<<"$out" | sort -u); do
+			[[ " $* " == *" $p "* ]] ||
+				e2e_fail "$what: answered by $p, expected only by: $*" || return 1
+		done
+	fi
+	for a in $(sed -n 's/^pod[0-9]* [0-9.]* client=\([0-9.]*\):[0-9]*$/\1/p' <<<"$out" | sort -u); do
+		[[ $a =~ $src_ere ]] ||
+			e2e_fail "$what: a backend saw the client as $a, expected an address matching $src_ere:" \
+				"$(grep "client=$a:" <<<"$out" | head -3)" || return 1
+	done
+}
+
+# expect_every_pod WHAT POD...: each POD answered at least one request of E2E_HTTP_OUT.
+expect_every_pod() {
+	local what=$1 p
+	shift
+	for p in "$@"; do
+		grep -q "^$p " <<<"$E2E_HTTP_OUT" ||
+			e2e_fail "$what: backend $p answered none of the requests (answers: $(grep -o '^pod[0-9]*' <<<"$E2E_HTTP_OUT" | sort | uniq -c | tr '\n' ' '))" ||
+			return 1
+	done
+}
+
+# udp_burst_from WHERE HOST PORT COUNT [TIMEOUT]: COUNT datagrams from WHERE, each from a new
+# connected socket (a new flow), each waiting up to TIMEOUT (default 1) seconds for its answer.
+# Prints "answered=A refused=R timeout=T" (refused: the socket got ECONNREFUSED, an ICMP port
+# unreachable for its flow), then one "reply=... from=IP:PORT" line per answer.
+udp_burst_from() {
+	local wait=${5:-1}
+	TOPO_TIMEOUT=$((10 + $4 * (${wait%%.*} + 1))) e2e_in "$1" "$PYTHON" -c '
+import socket, sys
+host, port, n, wait = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+got, refused, timeout, lines = 0, 0, 0, []
+for i in range(n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(wait)
+    s.connect((host, port))
+    try:
+        s.send(b"hello")
+        data, src = s.recvfrom(2048)
+        got += 1
+        lines.append("reply=%s from=%s:%d" % (data.decode().strip().replace(" ", "/"), *src))
+    except ConnectionRefusedError:
+        refused += 1
+    except socket.timeout:
+        timeout += 1
+    s.close()
+print("answered=%d refused=%d timeout=%d" % (got, refused, timeout))
+print("\n".join(lines))' "$2" "$3" "$4" "$wait"
+}
+
+# k8s_pod_on NAME IP NODE LABEL=VALUE...: a Ready Pod manifest on node NODE (spec.nodeName)
+# with those labels, ports 8080/tcp (http) and 53/udp (dns).
+k8s_pod_on() {
+	local name=$1 ip=$2 node=$3 l
+	shift 3
+	printf -- '---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\n  labels:\n' "$name"
+	for l in "$@"; do printf '    %s: %s\n' "${l%%=*}" "${l#*=}"; done
+	cat <<-YAML
+	spec:
+	  nodeName: $node
+	  containers:
+	  - name: web
+	    image: nginx
+	    ports:
+	    - containerPort: 8080
+	      name: http
+	    - containerPort: 53
+	      name: dns
+	      protocol: UDP
+	status:
+	  podIP: $ip
+	  conditions:
+	  - type: Ready
+	    status: "True"
+	YAML
+}
+
+# e2e_monitor_start FILE ARGS...: 'svcbpf monitor -o json ARGS' in the background, events in
+# FILE (stderr in FILE.err), pid in E2E_MON_PID; waits (10 s at most) until it listens.
+e2e_monitor_start() {
+	local file=$1
+	shift
+	nsenter --net="/run/netns/$TOPO_NODE" -- "$SVCBPF" --pin-dir "$TOPO_PIN_DIR" \
+		--state-dir "$TOPO_STATE_DIR" -o json monitor "$@" </dev/null >"$file" 2>"$file.err" 3>&- &
+	E2E_MON_PID=$!
+	topo_poll 10 grep -q '^svcbpf: monitoring events ' "$file.err" ||
+		e2e_fail "monitor $* did not start listening: $(cat "$file.err")"
+}
+
+# e2e_monitor_stop: SIGINT the monitor of e2e_monitor_start, wait up to 5 s (then SIGKILL).
+e2e_monitor_stop() {
+	[ -n "${E2E_MON_PID:-}" ] || return 0
+	stop_pid "$E2E_MON_PID" INT 5 || { kill -KILL "$E2E_MON_PID" 2>/dev/null; wait "$E2E_MON_PID" 2>/dev/null; }
+	E2E_MON_PID=
+}
+
+# sniff_checksums_at TRAFFIC_FN WHERE...: sniff_checksums on the eth0 of each namespace WHERE
+# (e2e_in names: client, outside, router, podN) while TRAFFIC_FN runs: every IPv4/TCP/UDP
+# checksum seen must be the full sum or the exact CHECKSUM_PARTIAL seed.
+sniff_checksums_at() {
+	local traffic=$1 dir=$BATS_TEST_TMPDIR/sniff-at w out bad=0 total=0
+	shift
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	for w in "$@"; do
+		TOPO_TIMEOUT=90 e2e_in "$w" "$PYTHON" "$TOPO_PODSERVER" sniff --iface eth0 \
+			--stop-file "$dir/stop" --ready-file "$dir/ready-$w" --max-seconds 60 \
+			>"$dir/$w" 2>&1 3>&- &
+	done
+	for w in "$@"; do
+		topo_poll 10 test -e "$dir/ready-$w" ||
+			e2e_fail "sniffer in $w did not start: $(cat "$dir/$w")" || { touch "$dir/stop"; return 1; }
+	done
+	"$traffic"
+	touch "$dir/stop"
+	for w in "$@"; do
+		topo_poll 10 grep -q '^packets=' "$dir/$w" ||
+			e2e_fail "sniffer in $w gave no summary: $(cat "$dir/$w")" || return 1
+	done
+	for w in "$@"; do
+		out=$(cat "$dir/$w")
+		e2e_note "checksums $w eth0: $(head -1 <<<"$out")"
+		if ! grep -q '^packets=[0-9]* .* bad=0$' <<<"$out"; then
+			printf 'FAIL: checksums seen on %s eth0\n  expected: bad=0\n  actual:\n%s\n' \
+				"$w" "$(sed 's/^/    /' <<<"$out")" >&2
+			bad=1
+		fi
+		total=$((total + $(sed -n 's/^packets=\([0-9]*\).*/\1/p' <<<"$out")))
+	done
+	((bad == 0)) || return 1
+	((total > 0)) || e2e_fail "the sniffers saw no TCP/UDP packet at all"
+}
