@@ -348,6 +348,10 @@ static void frontend_name(struct store *s, const struct l4addr *who, char *buf, 
 	char a[ADDR_STR_LEN], b[ADDR_STR_LEN], owner[512];
 	struct l4addr parent;
 
+	if (!who->proto) {
+		snprintf(buf, len, "a Service's healthCheckNodePort");
+		return;
+	}
 	fmt_l4addr(a, who, true);
 	if (store_svc_parent(s, who, &parent) == 1)
 		snprintf(buf, len, "%s (NodePort of %s)", a, fmt_l4addr(b, &parent, true));

@@ -596,6 +596,15 @@ int store_nodeport_used(struct store *s, uint16_t port, struct l4addr *who)
 
 	if (rc == 1)
 		*who = (struct l4addr){ .ip = 0, .port = port, .proto = (uint8_t)p };
+	if (rc)
+		return rc;
+	/* A Service's healthCheckNodePort has no row: the agent listens on it. */
+	rc = query_ints(s,
+			"SELECT 1 FROM object WHERE kind = 'Service' AND "
+			"json_extract(doc, '$.spec.healthCheckNodePort') = ? LIMIT 1",
+			1, &arg, 1, &p);
+	if (rc == 1)
+		*who = (struct l4addr){ .ip = 0, .port = port, .proto = 0 };
 	return rc;
 }
 

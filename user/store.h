@@ -83,7 +83,8 @@ int store_svc_parent(struct store *s, const struct l4addr *svc, struct l4addr *p
 int store_range_count(struct store *s, size_t *n);
 /*
  * 1 when a service frontend uses NodePort @port (address 0.0.0.0, either
- * protocol; @who set to it), 0 when none does, -EIO.
+ * protocol; @who set to it) or a Service's healthCheckNodePort is @port
+ * (@who's protocol 0), 0 when neither, -EIO.
  */
 int store_nodeport_used(struct store *s, uint16_t port, struct l4addr *who);
 /* -ENOENT when there is no such service. Its NodePort frontends (children) go with it. */
