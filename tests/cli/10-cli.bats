@@ -7,35 +7,20 @@
 # one veth pair, a private pin dir and state dir; no traffic is sent.
 
 load ../lib/e2e
+load ../lib/cli
 
 setup_file() {
-	[ "$(id -u)" = 0 ] || skip "needs root"
-	export CLI_ID="sbcli$$"
-	export CLI_NS="$CLI_ID-node"
-	export CLI_TMP=$(mktemp -d /tmp/svcbpf-cli.XXXXXX)
-	export SVCBPF_PIN_DIR="/sys/fs/bpf/svcbpf-$CLI_ID"
-	export SVCBPF_STATE_DIR="$CLI_TMP/state"
-	ip netns add "$CLI_NS"
-	ip -n "$CLI_NS" link add eth0 type veth peer name eth1
-	ip -n "$CLI_NS" link set eth0 up
-	ip -n "$CLI_NS" link set eth1 up
+	cli_ns_setup cli
 }
 
 teardown_file() {
-	[ -n "${CLI_NS:-}" ] || return 0
-	ip netns del "$CLI_NS" 2>/dev/null || true
-	rm -rf "$SVCBPF_PIN_DIR" "$CLI_TMP"
+	cli_ns_teardown
 }
 
 # A failed test must not leave the next one loaded.
 teardown() {
 	nsenter --net="/run/netns/$CLI_NS" "${SVCBPF:-$BATS_TEST_DIRNAME/../../build/svcbpf}" unload \
 		>/dev/null 2>&1 || true
-}
-
-# sb ARGS...: svcbpf in the test namespace; sets $status and $output (bats run).
-sb() {
-	run nsenter --net="/run/netns/$CLI_NS" "${SVCBPF:-$BATS_TEST_DIRNAME/../../build/svcbpf}" "$@"
 }
 
 # The whole persistent state: the store's rows and every pinned map's entries, but the

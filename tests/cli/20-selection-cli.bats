@@ -9,27 +9,15 @@
 # no traffic is sent. Every test starts unloaded with an empty store.
 
 load ../lib/e2e
+load ../lib/cli
 
 setup_file() {
-	[ "$(id -u)" = 0 ] || skip "needs root"
-	export CLI_ID="sbsel$$"
-	export CLI_NS="$CLI_ID-node"
-	CLI_TMP=$(mktemp -d /tmp/svcbpf-sel.XXXXXX)
-	export CLI_TMP
-	export SVCBPF_PIN_DIR="/sys/fs/bpf/svcbpf-$CLI_ID"
-	export SVCBPF_STATE_DIR="$CLI_TMP/state"
-	export SVCBPF_BIN="${SVCBPF:-$BATS_TEST_DIRNAME/../../build/svcbpf}"
+	cli_ns_setup sel
 	export PYTHON # resolved once by ../lib/e2e; every test loads it again
-	ip netns add "$CLI_NS"
-	ip -n "$CLI_NS" link add eth0 type veth peer name eth1
-	ip -n "$CLI_NS" link set eth0 up
-	ip -n "$CLI_NS" link set eth1 up
 }
 
 teardown_file() {
-	[ -n "${CLI_NS:-}" ] || return 0
-	ip netns del "$CLI_NS" 2>/dev/null || true
-	rm -rf "$SVCBPF_PIN_DIR" "$CLI_TMP"
+	cli_ns_teardown
 }
 
 # Each test starts unloaded, with an empty store.

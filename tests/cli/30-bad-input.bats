@@ -24,6 +24,8 @@
 
 bats_require_minimum_version 1.5.0
 
+load ../lib/cli
+
 # Three helpers as ../lib/e2e has them, here: loading it (and tools/topo.sh, and the
 # pyenv lookup of a Python) costs each of these ~100 short tests more than the case.
 e2e_fail() {
@@ -46,26 +48,15 @@ assert_match() {
 }
 
 setup_file() {
-	[ "$(id -u)" = 0 ] || skip "needs root"
-	export SVCBPF_BIN="${SVCBPF:-$BATS_TEST_DIRNAME/../../build/svcbpf}"
+	cli_ns_setup bad ipv6-off
 	# Pin dirs are svcbpf-$CLI_ID-main|full|own: "-" ends the id, so that snapshot()'s glob
-	# never takes in another run's (sbbad12 and sbbad123).
-	export CLI_ID="sbbad$$"
-	export CLI_NS="$CLI_ID-node"
-	CLI_TMP=$(mktemp -d /tmp/svcbpf-bad.XXXXXX)
-	export CLI_TMP
-	export MAIN_PIN="/sys/fs/bpf/svcbpf-$CLI_ID-main" MAIN_STATE="$CLI_TMP/state-main"
-	export FULL_PIN="/sys/fs/bpf/svcbpf-$CLI_ID-full" FULL_STATE="$CLI_TMP/state-full"
+	# never takes in another run's (sbbad12 and sbbad123); cli_ns_teardown removes them.
+	export MAIN_PIN="$CLI_PIN-main" MAIN_STATE="$CLI_TMP/state-main"
+	export FULL_PIN="$CLI_PIN-full" FULL_STATE="$CLI_TMP/state-full"
 	export SVCBPF_PIN_DIR="$MAIN_PIN" SVCBPF_STATE_DIR="$MAIN_STATE"
 	# Inputs (manifests, batch files, scratch dirs) live apart from the state snapshot() reads.
 	export M="$CLI_TMP/inputs"
 	mkdir "$M"
-	ip netns add "$CLI_NS"
-	ip netns exec "$CLI_NS" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
-		net.ipv6.conf.default.disable_ipv6=1
-	ip -n "$CLI_NS" link add eth0 type veth peer name eth1
-	ip -n "$CLI_NS" link set eth0 up
-	ip -n "$CLI_NS" link set eth1 up
 
 	# The main fixture: two CLI services, a Service with a Pod, loaded with small tables.
 	cat >"$M/web.yaml" <<-EOF
@@ -108,11 +99,11 @@ setup_file() {
 }
 
 teardown_file() {
-	[ -n "${CLI_NS:-}" ] || return 0
-	svb unload >/dev/null 2>&1 || true
-	SVCBPF_PIN_DIR=$FULL_PIN svb unload >/dev/null 2>&1 || true
-	ip netns del "$CLI_NS" 2>/dev/null || true
-	rm -rf "$MAIN_PIN" "$FULL_PIN" "/sys/fs/bpf/svcbpf-$CLI_ID-own" "$CLI_TMP"
+	if [ -n "${CLI_NS:-}" ]; then
+		svb unload >/dev/null 2>&1 || true
+		SVCBPF_PIN_DIR=$FULL_PIN svb unload >/dev/null 2>&1 || true
+	fi
+	cli_ns_teardown
 }
 
 # A test that broke the store (corruption cases) gives it back to the next one.

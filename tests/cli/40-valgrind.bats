@@ -9,27 +9,17 @@
 # dir; no traffic is sent.
 
 load ../lib/e2e
+load ../lib/cli
 
 setup_file() {
-	[ "$(id -u)" = 0 ] || skip "needs root"
 	command -v valgrind >/dev/null || skip "needs valgrind (tools/deps.sh installs it)"
-	export VG_ID="sbvg$$"
-	export VG_NS="$VG_ID-node"
-	export VG_TMP=$(mktemp -d /tmp/svcbpf-vg.XXXXXX)
-	export SVCBPF_PIN_DIR="/sys/fs/bpf/svcbpf-$VG_ID"
-	export SVCBPF_STATE_DIR="$VG_TMP/state"
-	ip netns add "$VG_NS"
-	ip -n "$VG_NS" link add eth0 type veth peer name eth1
-	ip -n "$VG_NS" link set eth0 up
-	ip -n "$VG_NS" link set eth1 up
+	cli_ns_setup vg
 }
 
 teardown_file() {
-	[ -n "${VG_NS:-}" ] || return 0
-	nsenter --net="/run/netns/$VG_NS" "$BATS_TEST_DIRNAME/../../build/svcbpf" unload \
-		>/dev/null 2>&1 || true
-	ip netns del "$VG_NS" 2>/dev/null || true
-	rm -rf "$SVCBPF_PIN_DIR" "$VG_TMP"
+	[ -z "${CLI_NS:-}" ] || nsenter --net="/run/netns/$CLI_NS" \
+		"$SVCBPF_BIN" unload >/dev/null 2>&1 || true
+	cli_ns_teardown
 }
 
 # vg EXIT ARGS...: svcbpf ARGS under memcheck in the test namespace; it must exit EXIT with
@@ -37,19 +27,19 @@ teardown_file() {
 vg() {
 	local want=$1 log rc=0
 	shift
-	log="$VG_TMP/vg.$BATS_TEST_NUMBER.$RANDOM"
-	timeout -k 5 120 nsenter --net="/run/netns/$VG_NS" valgrind -q --log-file="$log" --error-exitcode=99 \
+	log="$CLI_TMP/vg.$BATS_TEST_NUMBER.$RANDOM"
+	timeout -k 5 120 nsenter --net="/run/netns/$CLI_NS" valgrind -q --log-file="$log" --error-exitcode=99 \
 		--leak-check=full --errors-for-leak-kinds=definite,indirect \
 		--show-leak-kinds=definite,indirect \
 		--suppressions="$BATS_TEST_DIRNAME/valgrind.supp" \
-		"$BATS_TEST_DIRNAME/../../build/svcbpf" "$@" >"$VG_TMP/out" 2>"$VG_TMP/err" || rc=$?
+		"$SVCBPF_BIN" "$@" >"$CLI_TMP/out" 2>"$CLI_TMP/err" || rc=$?
 	# The warnings about bpf commands valgrind has no model of are not errors.
 	if grep -v -e 'WARNING: unhandled eBPF command' "$log" | grep -q .; then
 		printf 'memcheck of svcbpf %s:\n' "$*" >&2
 		cat "$log" >&2
 		return 1
 	fi
-	assert_eq "exit code of 'svcbpf $*' ($(cat "$VG_TMP/err"))" "$want" "$rc"
+	assert_eq "exit code of 'svcbpf $*' ($(cat "$CLI_TMP/err"))" "$want" "$rc"
 }
 
 @test "valgrind: load, services, backends, selection, conntrack, status, stats, dump, metrics, monitor, sync, unload" {
@@ -79,8 +69,8 @@ vg() {
 	vg 0 monitor --duration 0.3
 	vg 0 sync
 	printf '%s\n' "svc add 10.96.0.51:80 --backend 10.244.1.10:8080" \
-		"backend add 10.96.0.51:80 10.244.2.15:8080" >"$VG_TMP/batch"
-	vg 0 batch "$VG_TMP/batch"
+		"backend add 10.96.0.51:80 10.244.2.15:8080" >"$CLI_TMP/batch"
+	vg 0 batch "$CLI_TMP/batch"
 	vg 0 load eth0 --xdp
 	vg 0 svc del 10.96.0.51:80
 	vg 0 svc del 10.96.0.50:80
@@ -100,8 +90,8 @@ vg() {
 	vg 1 svc explain 10.96.0.99:80 --from 10.244.0.5:1000
 	vg 1 load nosuchdev0
 	printf '%s\n' "svc add 10.96.0.52:80 --backend 10.244.1.10:8080" "svc add 10.96.0.52:0" \
-		>"$VG_TMP/batch"
-	vg 1 batch "$VG_TMP/batch"
+		>"$CLI_TMP/batch"
+	vg 1 batch "$CLI_TMP/batch"
 	vg 1 svc list -o yaml
 	vg 1 stats 10.96.0.99:80
 	vg 1 monitor --type bogus
@@ -113,7 +103,7 @@ vg() {
 
 @test "valgrind: manifests: apply, get in every format, delete, bad manifests" {
 	vg 0 load eth0
-	cat >"$VG_TMP/app.yaml" <<-'YAML'
+	cat >"$CLI_TMP/app.yaml" <<-'YAML'
 	apiVersion: v1
 	kind: Service
 	metadata:
@@ -154,24 +144,24 @@ vg() {
 	{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "manual"},
 	 "spec": {"ports": [{"port": 9000}]}}
 	YAML
-	vg 0 apply -f "$VG_TMP/app.yaml"
+	vg 0 apply -f "$CLI_TMP/app.yaml"
 	vg 0 get services
 	vg 0 get services -A -o wide
 	vg 0 get endpoints my-service -o yaml
 	vg 0 get endpointslices -o json
 	vg 0 get pods -o wide
-	nsenter --net="/run/netns/$VG_NS" "$BATS_TEST_DIRNAME/../../build/svcbpf" \
-		get service my-service -o yaml >"$VG_TMP/round.yaml"
-	vg 0 apply -f - <"$VG_TMP/round.yaml"
-	vg 0 delete -f "$VG_TMP/app.yaml"
+	nsenter --net="/run/netns/$CLI_NS" "$SVCBPF_BIN" \
+		get service my-service -o yaml >"$CLI_TMP/round.yaml"
+	vg 0 apply -f - <"$CLI_TMP/round.yaml"
+	vg 0 delete -f "$CLI_TMP/app.yaml"
 	vg 1 delete service manual
 	printf 'kind: Service\nmetadata: {name: x}\nspec: {ports: [{port: eighty}]}\n' \
-		>"$VG_TMP/bad.yaml"
-	vg 1 apply -f "$VG_TMP/bad.yaml"
-	printf 'a: &a [1, 2]\nb: [*a, *a, *a\n' >"$VG_TMP/broken.yaml"
-	vg 1 apply -f "$VG_TMP/broken.yaml"
-	head -c 4096 /dev/urandom >"$VG_TMP/garbage.yaml"
-	vg 1 apply -f "$VG_TMP/garbage.yaml"
+		>"$CLI_TMP/bad.yaml"
+	vg 1 apply -f "$CLI_TMP/bad.yaml"
+	printf 'a: &a [1, 2]\nb: [*a, *a, *a\n' >"$CLI_TMP/broken.yaml"
+	vg 1 apply -f "$CLI_TMP/broken.yaml"
+	head -c 4096 /dev/urandom >"$CLI_TMP/garbage.yaml"
+	vg 1 apply -f "$CLI_TMP/garbage.yaml"
 	vg 1 get frobs
 	vg 0 unload
 }

@@ -9,30 +9,17 @@
 # no traffic is sent.
 
 load ../lib/e2e
+load ../lib/cli
 
 setup_file() {
-	[ "$(id -u)" = 0 ] || skip "needs root"
-	export SEC_ID="sbsec$$"
-	export SEC_NS="$SEC_ID-node"
-	export SEC_TMP=$(mktemp -d /tmp/svcbpf-sec.XXXXXX)
-	chmod 0755 "$SEC_TMP" # the unprivileged user must reach the binary's arguments
-	export SVCBPF_PIN_DIR="/sys/fs/bpf/svcbpf-$SEC_ID"
-	export SVCBPF_STATE_DIR="$SEC_TMP/state"
-	export SVCBPF_BIN="${SVCBPF:-$BATS_TEST_DIRNAME/../../build/svcbpf}"
-	ip netns add "$SEC_NS"
-	ip -n "$SEC_NS" link add eth0 type veth peer name eth1
-	ip -n "$SEC_NS" link set eth0 up
+	cli_ns_setup sec
+	chmod 0755 "$CLI_TMP" # the unprivileged user must reach the binary's arguments
 }
 
 teardown_file() {
-	[ -n "${SEC_NS:-}" ] || return 0
-	nsenter --net="/run/netns/$SEC_NS" "$SVCBPF_BIN" unload >/dev/null 2>&1 || true
-	ip netns del "$SEC_NS" 2>/dev/null || true
-	rm -rf "$SVCBPF_PIN_DIR" "$SEC_TMP"
-}
-
-sb() {
-	run nsenter --net="/run/netns/$SEC_NS" "$SVCBPF_BIN" "$@"
+	[ -z "${CLI_NS:-}" ] || nsenter --net="/run/netns/$CLI_NS" "$SVCBPF_BIN" unload \
+		>/dev/null 2>&1 || true
+	cli_ns_teardown
 }
 
 # modes DIR: "MODE TYPE PATH" for everything under DIR, DIR included.
@@ -42,9 +29,9 @@ modes() {
 
 @test "security: pins and store are root's alone (0700/0600), even under umask 000" {
 	# A permissive umask is the caller's choice; svcbpf's files must not follow it.
-	run bash -c "umask 000; nsenter --net=/run/netns/$SEC_NS $SVCBPF_BIN load eth0"
+	run bash -c "umask 000; nsenter --net=/run/netns/$CLI_NS $SVCBPF_BIN load eth0"
 	assert_eq "load under umask 000 ($output)" 0 "$status"
-	run bash -c "umask 000; nsenter --net=/run/netns/$SEC_NS $SVCBPF_BIN \
+	run bash -c "umask 000; nsenter --net=/run/netns/$CLI_NS $SVCBPF_BIN \
 		svc add 10.96.0.50:80 --backend 10.244.1.10:8080"
 	assert_eq "svc add under umask 000 ($output)" 0 "$status"
 
@@ -81,7 +68,7 @@ modes() {
 	for cmd in "svc list" "svc add 10.96.0.52:80 --backend 10.244.1.10:8080" "load eth0" \
 		"unload" "status"; do
 		# shellcheck disable=SC2086
-		run nsenter --net="/run/netns/$SEC_NS" setpriv --reuid=65534 --regid=65534 \
+		run nsenter --net="/run/netns/$CLI_NS" setpriv --reuid=65534 --regid=65534 \
 			--clear-groups --inh-caps=-all --bounding-set=-all "$SVCBPF_BIN" $cmd
 		assert_eq "exit code of '$cmd' as nobody" 1 "$status"
 		assert_eq "lines of '$cmd' as nobody ($output)" 1 "${#lines[@]}"

@@ -9,24 +9,14 @@
 # traffic is sent (the e2e files send it).
 
 load ../lib/e2e
+load ../lib/cli
 
 setup_file() {
-	[ "$(id -u)" = 0 ] || skip "needs root"
-	export NP_ID="sbnp$$"
-	export NP_NS="$NP_ID-node"
-	export NP_TMP=$(mktemp -d /tmp/svcbpf-np.XXXXXX)
-	export SVCBPF_PIN_DIR="/sys/fs/bpf/svcbpf-$NP_ID"
-	export SVCBPF_STATE_DIR="$NP_TMP/state"
-	ip netns add "$NP_NS"
-	ip -n "$NP_NS" link add eth0 type veth peer name eth1
-	ip -n "$NP_NS" link set eth0 up
-	ip -n "$NP_NS" link set eth1 up
+	cli_ns_setup np
 }
 
 teardown_file() {
-	[ -n "${NP_NS:-}" ] || return 0
-	ip netns del "$NP_NS" 2>/dev/null || true
-	rm -rf "$SVCBPF_PIN_DIR" "$NP_TMP"
+	cli_ns_teardown
 }
 
 # Each test starts loaded (small Maglev tables: quick to compare) with an empty store.
@@ -42,7 +32,7 @@ teardown() {
 }
 
 svcbpf() {
-	timeout -k 2 30 nsenter --net="/run/netns/$NP_NS" \
+	timeout -k 2 30 nsenter --net="/run/netns/$CLI_NS" \
 		"${SVCBPF:-$BATS_TEST_DIRNAME/../../build/svcbpf}" "$@"
 }
 
@@ -123,9 +113,9 @@ entry() {
 # by slot).
 same_as_parent() {
 	local c p
-	dataplane >"$NP_TMP/dp"
-	c=$(entry "$1" "$NP_TMP/dp")
-	p=$(entry "$2" "$NP_TMP/dp")
+	dataplane >"$CLI_TMP/dp"
+	c=$(entry "$1" "$CLI_TMP/dp")
+	p=$(entry "$2" "$CLI_TMP/dp")
 	[ -n "$c" ] || e2e_fail "no service map entry for $1" || return 1
 	[ -n "$p" ] || e2e_fail "no service map entry for $2" || return 1
 	local cf=${c%% *} pf=${p%% *}
@@ -266,8 +256,8 @@ store_be() {
 		"$(jq -r '[.services[] | "\(.address):\(.port)"] | join(" ")' <<<"$output")"
 	assert_eq "one backend left in the map" 1 \
 		"$(bpftool -j map dump pinned "$SVCBPF_PIN_DIR/svcbpf_be_v1" | jq length)"
-	dataplane >"$NP_TMP/dp"
-	assert_eq "one service map entry" 1 "$(wc -l <"$NP_TMP/dp")"
+	dataplane >"$CLI_TMP/dp"
+	assert_eq "one service map entry" 1 "$(wc -l <"$CLI_TMP/dp")"
 }
 
 @test "a change aimed at the NodePort itself is refused, nothing changes" {
@@ -282,8 +272,8 @@ store_be() {
 		svc add 0.0.0.0:30080 --backend 10.244.2.15:8080
 	# In a batch: the line named, nothing of the batch applied.
 	printf '%s\n' "svc add 10.96.0.60:80 --backend 10.244.1.10:8080" \
-		"backend add 0.0.0.0:30080 10.244.2.15:8080" >"$NP_TMP/b"
-	bad "^svcbpf: $NP_TMP/b:2: $why" batch "$NP_TMP/b"
+		"backend add 0.0.0.0:30080 10.244.2.15:8080" >"$CLI_TMP/b"
+	bad "^svcbpf: $CLI_TMP/b:2: $why" batch "$CLI_TMP/b"
 	same_as_parent 0.0.0.0:30080/tcp 10.96.0.50:80/tcp
 }
 
@@ -310,13 +300,13 @@ store_be() {
 		svc add 10.96.0.50:80 --backend 10.244.1.10:8080 --nodeport 30053
 	# A batch: the conflicting line named, nothing applied; one that fits applies whole.
 	printf '%s\n' "svc add 10.96.0.61:80 --backend 10.244.1.10:8080 --nodeport 30100" \
-		"svc add 10.96.0.62:80 --backend 10.244.1.10:8080 --nodeport 30100" >"$NP_TMP/b"
-	bad "^svcbpf: $NP_TMP/b:2: cannot add 10\.96\.0\.62:80/tcp: nodePort 30100 is in use by 0\.0\.0\.0:30100/tcp \(NodePort of 10\.96\.0\.61:80/tcp\)$" \
-		batch "$NP_TMP/b"
+		"svc add 10.96.0.62:80 --backend 10.244.1.10:8080 --nodeport 30100" >"$CLI_TMP/b"
+	bad "^svcbpf: $CLI_TMP/b:2: cannot add 10\.96\.0\.62:80/tcp: nodePort 30100 is in use by 0\.0\.0\.0:30100/tcp \(NodePort of 10\.96\.0\.61:80/tcp\)$" \
+		batch "$CLI_TMP/b"
 	printf '%s\n' "svc add 10.96.0.61:80 --backend 10.244.1.10:8080 --nodeport 30100" \
 		"svc add 10.96.0.62:80 --backend 10.244.2.15:8080 --nodeport 0" \
-		"backend add 10.96.0.61:80 10.244.3.20:8080" >"$NP_TMP/b"
-	sb batch "$NP_TMP/b"
+		"backend add 10.96.0.61:80 10.244.3.20:8080" >"$CLI_TMP/b"
+	sb batch "$CLI_TMP/b"
 	assert_eq "batch with NodePorts ($output)" 0 "$status"
 	assert_match "the batch prints the allocated port" '^10\.96\.0\.62:80/tcp nodePort [0-9]+$' "$output"
 	same_as_parent 0.0.0.0:30100/tcp 10.96.0.61:80/tcp

@@ -9,23 +9,15 @@
 # private pin dir and a state dir per test; no traffic is sent (the e2e files send it).
 
 load ../lib/e2e
+load ../lib/cli
 
+# The state dir is per test (setup).
 setup_file() {
-	[ "$(id -u)" = 0 ] || skip "needs root"
-	export CLI_ID="sbk8x$$"
-	export CLI_NS="$CLI_ID-node"
-	export CLI_TMP=$(mktemp -d /tmp/svcbpf-k8x.XXXXXX)
-	export SVCBPF_PIN_DIR="/sys/fs/bpf/svcbpf-$CLI_ID"
-	ip netns add "$CLI_NS"
-	ip -n "$CLI_NS" link add eth0 type veth peer name eth1
-	ip -n "$CLI_NS" link set eth0 up
-	ip -n "$CLI_NS" link set eth1 up
+	cli_ns_setup k8x
 }
 
 teardown_file() {
-	[ -n "${CLI_NS:-}" ] || return 0
-	ip netns del "$CLI_NS" 2>/dev/null || true
-	rm -rf "$SVCBPF_PIN_DIR" "$CLI_TMP"
+	cli_ns_teardown
 }
 
 # Each test starts from an empty store and nothing loaded.
@@ -38,11 +30,6 @@ setup() {
 teardown() {
 	nsenter --net="/run/netns/$CLI_NS" "${SVCBPF:-$BATS_TEST_DIRNAME/../../build/svcbpf}" unload \
 		>/dev/null 2>&1 || true
-}
-
-# sb ARGS...: svcbpf in the test namespace; sets $status and $output (bats run).
-sb() {
-	run nsenter --net="/run/netns/$CLI_NS" "${SVCBPF:-$BATS_TEST_DIRNAME/../../build/svcbpf}" "$@"
 }
 
 # sb_ok ARGS...: svcbpf ARGS must exit 0 (the output is in $output).
