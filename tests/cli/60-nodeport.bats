@@ -51,18 +51,6 @@ snapshot() {
 	bpftool -j map dump pinned "$SVCBPF_PIN_DIR/svcbpf_be_v1" | sha256sum
 }
 
-# bad PATTERN ARGS...: exit 1, one stderr line matching PATTERN, the state exactly as it was.
-bad() {
-	local pattern=$1 before after
-	shift
-	before=$(snapshot)
-	sb "$@"
-	after=$(snapshot)
-	assert_eq "exit code of 'svcbpf $*' ($output)" 1 "$status"
-	assert_eq "lines of output of 'svcbpf $*' ($output)" 1 "${#lines[@]}"
-	assert_match "error of 'svcbpf $*'" "$pattern" "$output"
-	assert_eq "state after 'svcbpf $*'" "$before" "$after"
-}
 
 # dataplane: one line per service map entry, "ADDR:PORT/PROTO flags=F aff=T table=T", where T
 # is the entry's Maglev table with each slot's backend id replaced by the backend's
@@ -263,17 +251,17 @@ store_be() {
 @test "a change aimed at the NodePort itself is refused, nothing changes" {
 	sb svc add 10.96.0.50:80 --backend 10.244.1.10:8080 --nodeport 30080
 	local why="cannot change 0\.0\.0\.0:30080/tcp: it is the NodePort of 10\.96\.0\.50:80/tcp \(change that service\)$"
-	bad "^svcbpf: $why" backend add 0.0.0.0:30080 10.244.2.15:8080
-	bad "^svcbpf: $why" backend del 0.0.0.0:30080 10.244.1.10:8080
-	bad "^svcbpf: $why" backend drain 0.0.0.0:30080 10.244.1.10:8080
-	bad "^svcbpf: $why" backend weight 0.0.0.0:30080 10.244.1.10:8080 5
-	bad "^svcbpf: $why" svc del 0.0.0.0:30080
-	bad "^svcbpf: invalid service address '0\.0\.0\.0:30080': not a unicast address$" \
+	cli_bad "^svcbpf: $why" backend add 0.0.0.0:30080 10.244.2.15:8080
+	cli_bad "^svcbpf: $why" backend del 0.0.0.0:30080 10.244.1.10:8080
+	cli_bad "^svcbpf: $why" backend drain 0.0.0.0:30080 10.244.1.10:8080
+	cli_bad "^svcbpf: $why" backend weight 0.0.0.0:30080 10.244.1.10:8080 5
+	cli_bad "^svcbpf: $why" svc del 0.0.0.0:30080
+	cli_bad "^svcbpf: invalid service address '0\.0\.0\.0:30080': not a unicast address$" \
 		svc add 0.0.0.0:30080 --backend 10.244.2.15:8080
 	# In a batch: the line named, nothing of the batch applied.
 	printf '%s\n' "svc add 10.96.0.60:80 --backend 10.244.1.10:8080" \
 		"backend add 0.0.0.0:30080 10.244.2.15:8080" >"$CLI_TMP/b"
-	bad "^svcbpf: $CLI_TMP/b:2: $why" batch "$CLI_TMP/b"
+	cli_bad "^svcbpf: $CLI_TMP/b:2: $why" batch "$CLI_TMP/b"
 	same_as_parent 0.0.0.0:30080/tcp 10.96.0.50:80/tcp
 }
 
@@ -282,26 +270,26 @@ store_be() {
 	sb svc add 10.96.0.10:53/udp --backend 10.244.1.10:53 --nodeport 30053
 	local v
 	for v in 29999 32768 65536 -1 abc 030080 ""; do
-		bad "^svcbpf: invalid nodePort '$v': must be 30000-32767, or 0 to allocate$" \
+		cli_bad "^svcbpf: invalid nodePort '$v': must be 30000-32767, or 0 to allocate$" \
 			svc add 10.96.0.51:80 --backend 10.244.1.10:8080 "--nodeport=$v"
 	done
-	bad "^svcbpf: invalid nodePort '80': must be 30000-32767, or 0 to allocate$" \
+	cli_bad "^svcbpf: invalid nodePort '80': must be 30000-32767, or 0 to allocate$" \
 		svc add 10.96.0.51:80 --nodeport 80
-	bad "^svcbpf: svc add: --nodeport given twice" \
+	cli_bad "^svcbpf: svc add: --nodeport given twice" \
 		svc add 10.96.0.51:80 --nodeport 30081 --nodeport 30082
-	bad "^svcbpf: --nodeport needs a port" svc add 10.96.0.51:80 --nodeport
-	bad "^svcbpf: cannot add 10\.96\.0\.51:80/tcp: nodePort 30080 is in use by 0\.0\.0\.0:30080/tcp \(NodePort of 10\.96\.0\.50:80/tcp\)$" \
+	cli_bad "^svcbpf: --nodeport needs a port" svc add 10.96.0.51:80 --nodeport
+	cli_bad "^svcbpf: cannot add 10\.96\.0\.51:80/tcp: nodePort 30080 is in use by 0\.0\.0\.0:30080/tcp \(NodePort of 10\.96\.0\.50:80/tcp\)$" \
 		svc add 10.96.0.51:80 --backend 10.244.1.10:8080 --nodeport 30080
 	# Either protocol: a UDP NodePort's port is not free for TCP.
-	bad "^svcbpf: cannot add 10\.96\.0\.51:80/tcp: nodePort 30053 is in use by 0\.0\.0\.0:30053/udp \(NodePort of 10\.96\.0\.10:53/udp\)$" \
+	cli_bad "^svcbpf: cannot add 10\.96\.0\.51:80/tcp: nodePort 30053 is in use by 0\.0\.0\.0:30053/udp \(NodePort of 10\.96\.0\.10:53/udp\)$" \
 		svc add 10.96.0.51:80 --nodeport 30053
 	# Moving a NodePort onto a taken one: refused, the old one stays.
-	bad "^svcbpf: cannot add 10\.96\.0\.50:80/tcp: nodePort 30053 is in use" \
+	cli_bad "^svcbpf: cannot add 10\.96\.0\.50:80/tcp: nodePort 30053 is in use" \
 		svc add 10.96.0.50:80 --backend 10.244.1.10:8080 --nodeport 30053
 	# A batch: the conflicting line named, nothing applied; one that fits applies whole.
 	printf '%s\n' "svc add 10.96.0.61:80 --backend 10.244.1.10:8080 --nodeport 30100" \
 		"svc add 10.96.0.62:80 --backend 10.244.1.10:8080 --nodeport 30100" >"$CLI_TMP/b"
-	bad "^svcbpf: $CLI_TMP/b:2: cannot add 10\.96\.0\.62:80/tcp: nodePort 30100 is in use by 0\.0\.0\.0:30100/tcp \(NodePort of 10\.96\.0\.61:80/tcp\)$" \
+	cli_bad "^svcbpf: $CLI_TMP/b:2: cannot add 10\.96\.0\.62:80/tcp: nodePort 30100 is in use by 0\.0\.0\.0:30100/tcp \(NodePort of 10\.96\.0\.61:80/tcp\)$" \
 		batch "$CLI_TMP/b"
 	printf '%s\n' "svc add 10.96.0.61:80 --backend 10.244.1.10:8080 --nodeport 30100" \
 		"svc add 10.96.0.62:80 --backend 10.244.2.15:8080 --nodeport 0" \

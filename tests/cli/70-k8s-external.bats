@@ -88,19 +88,6 @@ snapshot() {
 	true
 }
 
-# bad PATTERN ARGS...: fails with exit 1, one stderr line matching PATTERN, and leaves the
-# state exactly as it was.
-bad() {
-	local pattern=$1 before after
-	shift
-	before=$(snapshot)
-	sb "$@"
-	after=$(snapshot)
-	assert_eq "exit code of 'svcbpf $*' ($output)" 1 "$status"
-	assert_eq "lines of output of 'svcbpf $*' ($output)" 1 "${#lines[@]}"
-	assert_match "error of 'svcbpf $*'" "$pattern" "$output"
-	assert_eq "state after 'svcbpf $*'" "$before" "$after"
-}
 
 # pod NAME IP NODE: a Ready pod app=web on NODE ("" none) serving 8080 and 5353.
 pod() {
@@ -351,48 +338,48 @@ EOF
 		printf '  %s\n' "$@"
 	}
 	svc other "type: NodePort" "ports: [{port: 81, nodePort: 30080}]" >"$M/b1.yaml"
-	bad "spec\.ports\[0\]\.nodePort: Invalid value: 30080: provided port is already allocated" \
+	cli_bad "spec\.ports\[0\]\.nodePort: Invalid value: 30080: provided port is already allocated" \
 		apply -f "$M/b1.yaml"
 	svc other "type: NodePort" "ports: [{port: 81, nodePort: 32100}]" >"$M/b2.yaml"
-	bad "spec\.ports\[0\]\.nodePort: Invalid value: 32100: provided port is already allocated" \
+	cli_bad "spec\.ports\[0\]\.nodePort: Invalid value: 32100: provided port is already allocated" \
 		apply -f "$M/b2.yaml"
 	svc other "type: NodePort" "ports: [{port: 81, nodePort: 30090}]" >"$M/b3.yaml"
-	bad "spec\.ports\[0\]\.nodePort: Invalid value: 30090: provided port is already allocated" \
+	cli_bad "spec\.ports\[0\]\.nodePort: Invalid value: 30090: provided port is already allocated" \
 		apply -f "$M/b3.yaml"
 	svc other "type: LoadBalancer" "externalTrafficPolicy: Local" "healthCheckNodePort: 30080" \
 		"ports: [{port: 81}]" >"$M/b4.yaml"
-	bad "spec\.healthCheckNodePort: Invalid value: 30080: provided port is already allocated" \
+	cli_bad "spec\.healthCheckNodePort: Invalid value: 30080: provided port is already allocated" \
 		apply -f "$M/b4.yaml"
 	svc other "ports: [{port: 81, nodePort: 30081}]" >"$M/b5.yaml"
-	bad "spec\.ports\[0\]\.nodePort: Forbidden: may not be used when \`type\` is 'ClusterIP'" \
+	cli_bad "spec\.ports\[0\]\.nodePort: Forbidden: may not be used when \`type\` is 'ClusterIP'" \
 		apply -f "$M/b5.yaml"
 	svc other "type: NodePort" "ports: [{port: 81, nodePort: 8080}]" >"$M/b6.yaml"
-	bad "spec\.ports\[0\]\.nodePort: Invalid value: 8080: provided port is not in the valid range\. The range of valid ports is 30000-32767" \
+	cli_bad "spec\.ports\[0\]\.nodePort: Invalid value: 8080: provided port is not in the valid range\. The range of valid ports is 30000-32767" \
 		apply -f "$M/b6.yaml"
 	svc other "externalTrafficPolicy: Local" "ports: [{port: 81}]" >"$M/b7.yaml"
-	bad "spec\.externalTrafficPolicy: Invalid value: \"Local\": may only be set for externally-accessible services" \
+	cli_bad "spec\.externalTrafficPolicy: Invalid value: \"Local\": may only be set for externally-accessible services" \
 		apply -f "$M/b7.yaml"
 	svc other "type: LoadBalancer" "loadBalancerSourceRanges: [10.0.0.1/8]" "ports: [{port: 81}]" >"$M/b8.yaml"
-	bad "spec\.loadBalancerSourceRanges\[0\]: Invalid value: \"10\.0\.0\.1/8\": invalid CIDR '10\.0\.0\.1/8': host bits set" \
+	cli_bad "spec\.loadBalancerSourceRanges\[0\]: Invalid value: \"10\.0\.0\.1/8\": invalid CIDR '10\.0\.0\.1/8': host bits set" \
 		apply -f "$M/b8.yaml"
 	svc other "type: NodePort" "healthCheckNodePort: 30100" "ports: [{port: 81}]" >"$M/b9.yaml"
-	bad "spec\.healthCheckNodePort: Invalid value: 30100: may only be set when \`type\` is 'LoadBalancer' and \`externalTrafficPolicy\` is 'Local'" \
+	cli_bad "spec\.healthCheckNodePort: Invalid value: 30100: may only be set when \`type\` is 'LoadBalancer' and \`externalTrafficPolicy\` is 'Local'" \
 		apply -f "$M/b9.yaml"
 	svc other "type: NodePort" "externalIPs: [192.0.2.256]" "ports: [{port: 81}]" >"$M/b10.yaml"
-	bad "spec\.externalIPs\[0\]: '192\.0\.2\.256' is not an IPv4 address" apply -f "$M/b10.yaml"
+	cli_bad "spec\.externalIPs\[0\]: '192\.0\.2\.256' is not an IPv4 address" apply -f "$M/b10.yaml"
 	# Another Service's external IP and port: the frontend belongs to web.
 	svc other "externalIPs: [192.0.2.50]" "ports: [{port: 80}]" >"$M/b11.yaml"
-	bad "cannot program Service default/other: 192\.0\.2\.50:80/tcp belongs to Service default/web" \
+	cli_bad "cannot program Service default/other: 192\.0\.2\.50:80/tcp belongs to Service default/web" \
 		apply -f "$M/b11.yaml"
 	pod bad 10.244.1.30 Node_A >"$M/b12.yaml"
-	bad "spec\.nodeName: 'Node_A': must consist of lower case letters" apply -f "$M/b12.yaml"
-	bad "invalid --node-name 'Node_A': must consist of lower case letters" \
+	cli_bad "spec\.nodeName: 'Node_A': must consist of lower case letters" apply -f "$M/b12.yaml"
+	cli_bad "invalid --node-name 'Node_A': must consist of lower case letters" \
 		load eth0 --node-name Node_A
-	bad "invalid --node-name 'a\.\.b'" load eth0 --node-name a..b
-	bad "node-name needs a name" load eth0 --node-name
-	bad "--node-name given twice" load eth0 --node-name a --node-name b
+	cli_bad "invalid --node-name 'a\.\.b'" load eth0 --node-name a..b
+	cli_bad "node-name needs a name" load eth0 --node-name
+	cli_bad "--node-name given twice" load eth0 --node-name a --node-name b
 	# A missing interface: the load fails and the node name stays as it was.
-	bad "cannot load on eth9: no such interface" load eth9 --node-name node-b
+	cli_bad "cannot load on eth9: no such interface" load eth9 --node-name node-b
 	assert_eq "web's NodePort still has node-a's pod" "10.244.1.10:8080" \
 		"$(backends_of 0.0.0.0:30080/tcp)"
 }

@@ -56,3 +56,17 @@ cli_ns_teardown() {
 sb() {
 	run nsenter --net="/run/netns/$CLI_NS" "$SVCBPF_BIN" "$@"
 }
+
+# cli_bad PATTERN ARGS...: `svcbpf ARGS` fails with exit 1 and one output line matching PATTERN,
+# and leaves the state exactly as it was: the calling file's `snapshot` before and after.
+cli_bad() {
+	local pattern=$1 before after
+	shift
+	before=$(snapshot)
+	sb "$@"
+	after=$(snapshot)
+	assert_eq "exit code of 'svcbpf $*' ($output)" 1 "$status"
+	assert_eq "lines of output of 'svcbpf $*' ($output)" 1 "${#lines[@]}"
+	assert_match "error of 'svcbpf $*'" "$pattern" "$output"
+	assert_eq "state after 'svcbpf $*'" "$before" "$after"
+}
