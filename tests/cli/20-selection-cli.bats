@@ -295,7 +295,15 @@ explain_many() {
 	bad 1 "--proto needs a value" svc explain 10.96.0.50:80 --from 10.244.0.5:1000 --proto
 	bad 1 "--proto must be tcp or udp, not 'bogus'" \
 		svc explain 10.96.0.50:80 --from 10.244.0.5:1000 --proto bogus
-	bad 1 "svc explain: unknown option '--to'" svc explain 10.96.0.50:80 --to 10.244.0.5:1000
+	bad 1 "svc explain: unknown option '--via'" svc explain 10.96.0.50:80 --via 10.244.0.5:1000
+	bad 1 "svc explain: --to is for a NodePort \\(0\\.0\\.0\\.0:PORT\\)" \
+		svc explain 10.96.0.50:80 --from 10.244.0.5:1000 --to 10.244.0.1
+	bad 1 "svc explain: 0\\.0\\.0\\.0:30080 is a NodePort: give --to NODE-IP" \
+		svc explain 0.0.0.0:30080 --from 10.244.0.5:1000
+	bad 1 "svc explain: --to given twice" \
+		svc explain 0.0.0.0:30080 --from 10.244.0.5:1000 --to 10.244.0.1 --to 10.244.0.1
+	bad 1 "invalid --to '10\\.244\\.0\\.1:80': expected the node's IPv4 address" \
+		svc explain 0.0.0.0:30080 --from 10.244.0.5:1000 --to 10.244.0.1:80
 	bad 1 "svc explain: unexpected argument '10.96.0.51:80'" \
 		svc explain 10.96.0.50:80 10.96.0.51:80 --from 10.244.0.5:1000
 	bad 1 "invalid address '10\.244\.0\.5': expected IP:PORT" \
