@@ -83,6 +83,22 @@ counter_delta() {
 	e2e_note "ct list (first lines):"$'\n'"$(head -4 <<<"$SB_OUT")"
 }
 
+@test "external: svc explain --to predicts the backend of each NodePort connection" {
+	local sport pred got hits=0
+	sb_ok svc add 10.96.0.50:80 --backend "$(topo_pod_ip 1):8080" \
+		--backend "$(topo_pod_ip 2):8080" --backend "$(topo_pod_ip 3):8080" --nodeport 30080
+	for sport in 42001 42002 42003 42004 42005 42006; do
+		sb_ok svc explain 0.0.0.0:30080 --from "$TOPO_OUTSIDE_IP:$sport" --to "$NODE_EXT" \
+			-o json
+		pred=$(jq -r .backend.address <<<"$SB_OUT")
+		got=$(topo_outside curl -sS --max-time 3 --local-port "$sport" \
+			"http://$NODE_EXT:30080/" | awk '{print $2}')
+		assert_eq "backend of $TOPO_OUTSIDE_IP:$sport -> $NODE_EXT:30080" "$pred" "$got"
+		hits=$((hits + 1))
+	done
+	e2e_note "explain --to predicted $hits of $hits connections' backends"
+}
+
 @test "external: manifest NodePort and LoadBalancer (ingress IP, externalIPs) reach every backend" {
 	local n
 	cat >"$M/svc.yaml" <<-YAML
