@@ -309,7 +309,16 @@ static const char *dns_subdomain(const char *s)
 		const char *dot = strchr(p, '.');
 		size_t l = dot ? (size_t)(dot - p) : strlen(p);
 
-		if (!l || dns_label_n(p, l))
+		/*
+		 * Each part as a label, but of any length: Kubernetes'
+		 * IsDNS1123Subdomain limits the whole to 253 only (a slice named
+		 * after a 63-character Service and a suffix is longer than a label).
+		 */
+		bool ok = l && p[0] != '-' && p[l - 1] != '-';
+
+		for (size_t i = 0; ok && i < l; i++)
+			ok = lower_alnum(p[i]) || p[i] == '-';
+		if (!ok)
 			return "must consist of lower case letters, digits, '-' and '.', "
 			       "each part starting and ending with a letter or digit";
 		if (!dot)

@@ -123,7 +123,7 @@ inject() {
 	assert_eq "rejects counted" 3 $((r1 - r0)) || return 1
 	# Every reason is listed, with its action, zero or not.
 	assert_eq "reasons listed" \
-		"conntrack_full/untracked fragment/pass malformed/pass no_backend/drop no_backend/reject rewrite_failed/drop" \
+		"conntrack_full/untracked fragment/pass malformed/pass no_backend/drop no_backend/reject no_local_backend/drop rewrite_failed/drop snat_failed/drop source_range/drop" \
 		"$(jq -r '[.reasons[] | "\(.reason)/\(.action)"] | sort | join(" ")' <<<"$SJ")" || return 1
 	sb_ok status || return 1
 	assert_match "status prints the reasons table" "fragment +pass +7" "$SB_OUT" || return 1

@@ -98,9 +98,10 @@ static void check_svc_backend(const char *s)
 
 	FUZZ_CHECK(r == 0 || r == -EINVAL, "parse_svc_arg returned %d", r);
 	if (!r) {
+		/* 0.0.0.0: a NodePort frontend (every node address). */
 		FUZZ_CHECK(!parse_l4addr(s, true, &plain, err) && same_addr(&svc, &plain) &&
-				   unicast(svc.ip),
-			   "service '%s' accepted but is not a unicast address", s);
+				   (unicast(svc.ip) || !svc.ip),
+			   "service '%s' accepted but is neither a unicast address nor 0.0.0.0", s);
 		FUZZ_CHECK(!parse_svc_arg(fmt_l4addr(buf, &svc, true), &svc2) &&
 				   same_addr(&svc, &svc2),
 			   "service '%s' does not parse back from '%s'", s, buf);

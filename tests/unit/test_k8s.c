@@ -649,6 +649,11 @@ static void test_pod_states(void **state)
 	assert_true(o.pod.ready);
 	assert_int_equal(o.pod.ip, IP(10, 244, 3, 20));
 	k8s_obj_free(&o);
+	/* A DNS subdomain's parts may be longer than a label (only the whole is limited: 253). */
+	decode_ok("apiVersion: v1\nkind: Pod\nmetadata: {name: "
+		  "a234567890123456789012345678901234567890123456789012345678901234567890.b}\n",
+		  &o);
+	k8s_obj_free(&o);
 }
 
 static void test_v1_list(void **state)
