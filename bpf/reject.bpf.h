@@ -283,7 +283,13 @@ static __always_inline int reject4_tcp(struct __sk_buff *skb, const struct pkt4 
  */
 static __always_inline int reject4_udp(struct __sk_buff *skb, const struct pkt4 *p)
 {
-	__u32 ihl = p->l4_off - p->l3_off;
+	/*
+	 * From the header itself, not l4_off - l3_off: with -mcpu=v2's 64-bit
+	 * arithmetic clang checks a zero-extended copy of that difference and
+	 * passes the unchecked register to the helper, which the verifier
+	 * refuses. A 4-bit field is bounded in every register.
+	 */
+	__u32 ihl = p->ip->ihl * 4;
 	struct reject_icmp4 r = {};
 	__u32 quote;
 	__s64 sum;
