@@ -208,7 +208,8 @@ enum svcbpf_ct_state {
 enum svcbpf_ct_flags {
 	SVCBPF_CT_F_REPLIED =
 		1 << 0, /* REV: a reply was translated (the monitor's first-reply event) */
-	SVCBPF_CT_F_MASQ = 1 << 1, /* FWD: the flow's client is masqueraded as @nat_addr:@nat_port */
+	SVCBPF_CT_F_MASQ = 1
+			   << 1, /* FWD: the flow's client is masqueraded as @nat_addr:@nat_port */
 	SVCBPF_CT_F_SNAT = 1 << 2, /* a masquerade entry (below), not a service translation */
 };
 
