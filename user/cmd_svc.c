@@ -449,6 +449,31 @@ fail:
 	return EXIT_FAIL;
 }
 
+/*
+ * The maps (left closed when svcbpf is not loaded), the store and its record
+ * of @svc, for a command about one service. 0, or -1 with the error reported.
+ */
+static int svc_open_one(const struct l4addr *svc, struct dp_maps *m, struct store **s,
+			struct svc_rec *r)
+{
+	char buf[ADDR_STR_LEN];
+	int rc;
+
+	if (!require_privileges())
+		return -1;
+	rc = cli_open_maps(m);
+	if (rc && rc != -ENOENT)
+		return -1;
+	if (cli_open_store(s))
+		return -1;
+	rc = store_load_svc(*s, svc, r);
+	if (rc == -ENOENT)
+		p_err("no service %s", fmt_l4addr(buf, svc, true));
+	else if (rc)
+		p_err("cannot read the store: %s", store_errmsg(*s));
+	return rc ? -1 : 0;
+}
+
 /* `svc get VIP:PORT`: one service as `svc list` shows it (a JSON object of its own). */
 static int do_svc_get(int argc, char **argv)
 {
@@ -456,8 +481,7 @@ static int do_svc_get(int argc, char **argv)
 	struct store *s = NULL;
 	struct svc_rec r = { 0 };
 	struct l4addr svc;
-	char buf[ADDR_STR_LEN];
-	int ret = EXIT_FAIL, rc;
+	int ret = EXIT_FAIL;
 
 	if (argc != 1)
 		return usage_err(argc ? "svc get: too many arguments" :
@@ -468,22 +492,8 @@ static int do_svc_get(int argc, char **argv)
 		return usage_err("svc get: only changes belong in a batch");
 	if (parse_svc_arg(argv[0], &svc))
 		return EXIT_FAIL;
-	if (!require_privileges())
-		return EXIT_FAIL;
-	rc = cli_open_maps(&m);
-	if (rc && rc != -ENOENT)
-		return EXIT_FAIL;
-	if (cli_open_store(&s))
+	if (svc_open_one(&svc, &m, &s, &r))
 		goto out;
-	rc = store_load_svc(s, &svc, &r);
-	if (rc == -ENOENT) {
-		p_err("no service %s", fmt_l4addr(buf, &svc, true));
-		goto out;
-	}
-	if (rc) {
-		p_err("cannot read the store: %s", store_errmsg(s));
-		goto out;
-	}
 	print_header(!svc_plain(&r));
 	print_svc(&r, svc_state(&m, &r), !svc_plain(&r));
 	ret = EXIT_OK;
@@ -541,7 +551,7 @@ static int do_svc_explain(int argc, char **argv)
 	struct svc_rec r = { 0 };
 	uint32_t *table = NULL, m_size, slot, hash, owned = 0;
 	char err[ERR_LEN], buf[ADDR_STR_LEN], buf2[ADDR_STR_LEN];
-	int proto = -1, ret = EXIT_FAIL, rc;
+	int proto = -1, ret = EXIT_FAIL;
 	bool loaded;
 
 	for (int i = 0; i < argc; i++) {
@@ -611,23 +621,9 @@ static int do_svc_explain(int argc, char **argv)
 		}
 		dst.ip = ntohl(in.s_addr);
 	}
-	if (!require_privileges())
-		return EXIT_FAIL;
-	rc = cli_open_maps(&m);
-	if (rc && rc != -ENOENT)
-		return EXIT_FAIL;
+	if (svc_open_one(&svc, &m, &s, &r))
+		goto out;
 	loaded = m.svc >= 0;
-	if (cli_open_store(&s))
-		goto out;
-	rc = store_load_svc(s, &svc, &r);
-	if (rc == -ENOENT) {
-		p_err("no service %s", fmt_l4addr(buf, &svc, true));
-		goto out;
-	}
-	if (rc) {
-		p_err("cannot read the store: %s", store_errmsg(s));
-		goto out;
-	}
 
 	/* The mirror: the table the dataplane holds, rebuilt from the store. */
 	m_size = m.maglev_m;
