@@ -320,13 +320,14 @@ static __always_inline __be32 snat4_addr(const struct lb_ctx *lc, const struct p
 
 /*
  * Claim a masquerade port for the incoming entry @in (its dport is the
- * port) with value @val: a random start in the range, then the next ports,
+ * port) with value @val: the client's own port @sport when it is in the
+ * range, then a random start in the range and the next ports,
  * SVCBPF_SNAT_TRIES in all. BPF_NOEXIST makes the claim atomic, so no two
  * flows to one backend ever share node address and port; an entry whose
  * flow expired or was reset is taken over. Returns 0 or -1 (none free).
  */
 static __always_inline int snat4_claim(struct ct_key *in, const struct ct_value *val,
-				       const struct svcbpf_cfg *cfg, __u64 now)
+				       __be16 sport, const struct svcbpf_cfg *cfg, __u64 now)
 {
 	__u32 range = SVCBPF_SNAT_PORT_MAX - SVCBPF_SNAT_PORT_MIN + 1;
 	__u32 start = bpf_get_prandom_u32() % range;
@@ -335,6 +336,8 @@ static __always_inline int snat4_claim(struct ct_key *in, const struct ct_value 
 		struct ct_value *old;
 
 		in->dport = bpf_htons(SVCBPF_SNAT_PORT_MIN + (start + i) % range);
+		if (!i && port_in(sport, SVCBPF_SNAT_PORT_MIN, SVCBPF_SNAT_PORT_MAX))
+			in->dport = sport;
 		if (!bpf_map_update_elem(&svcbpf_ct_v3, in, val, BPF_NOEXIST))
 			return 0;
 		old = bpf_map_lookup_elem(&svcbpf_ct_v3, in);
@@ -431,7 +434,7 @@ static __always_inline int ct4_create(const struct pkt4 *p, const struct svc_val
 		val.addr = p->saddr;
 		val.port = p->sport;
 		val.flags = SVCBPF_CT_F_SNAT;
-		if (snat4_claim(&key, &val, cfg, now))
+		if (snat4_claim(&key, &val, p->sport, cfg, now))
 			return VERDICT_DROP(SVCBPF_CNT_DROP_SNAT);
 		val.addr = masq;
 		val.port = key.dport;
@@ -673,7 +676,9 @@ static __always_inline bool lb4_lookup_unsnat(const struct pkt4 *p, struct nat4 
 	__u8 state;
 	__u64 now;
 
-	if (!port_in(p->dport, SVCBPF_SNAT_PORT_MIN, SVCBPF_SNAT_PORT_MAX))
+	/* Only to a node address: replies to clients' ephemeral ports pay no conntrack lookup. */
+	if (!port_in(p->dport, SVCBPF_SNAT_PORT_MIN, SVCBPF_SNAT_PORT_MAX) ||
+	    !bpf_map_lookup_elem(&svcbpf_nip_v1, &p->daddr))
 		return false;
 	ct4_key(&key, p, SVCBPF_CT_FWD);
 	ct = bpf_map_lookup_elem(&svcbpf_ct_v3, &key);

@@ -73,13 +73,17 @@
 
 /*
  * Traffic from outside the node. NodePorts come from Kubernetes' default
- * --service-node-port-range. A masqueraded flow's source port on the node
- * comes from the range above Linux's default ephemeral ports (32768-60999),
- * so it never meets a local socket's port.
+ * --service-node-port-range. A masqueraded flow keeps its client's own
+ * source port when that is in the masquerade range and free, as Linux's NAT
+ * does, else takes another from the range (Cilium's: the upper half, which
+ * holds Linux's default ephemeral ports, 32768-60999). Keeping the port is
+ * what lets a client open connections as fast as it likes: a port a closed
+ * flow held stays taken for the fin timeout, and a backend's TIME_WAIT for
+ * it lasts longer still.
  */
 #define SVCBPF_NODEPORT_MIN 30000
 #define SVCBPF_NODEPORT_MAX 32767
-#define SVCBPF_SNAT_PORT_MIN 61000
+#define SVCBPF_SNAT_PORT_MIN 32768
 #define SVCBPF_SNAT_PORT_MAX 65535
 /* Ports a new masqueraded flow tries before it is dropped (Cilium: 32). */
 #define SVCBPF_SNAT_TRIES 32

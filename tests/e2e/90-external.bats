@@ -389,8 +389,8 @@ pmtu_round() {
 	hi=$(cut -d: -f2 <<<"$ports" | sort -n | tail -1)
 	e2e_note "pod3 saw $nports distinct client address:ports, ports $lo..$hi, addresses: $(cut -d: -f1 <<<"$ports" | sort | uniq -c | tr -s ' \n' ' ')"
 	assert_eq "distinct masqueraded client address:port pairs pod3 saw" 1000 "$nports"
-	((lo >= 61000 && hi <= 65535)) ||
-		e2e_fail "masquerade ports $lo..$hi outside 61000-65535 (SVCBPF_SNAT_PORT_MIN/MAX)"
+	((lo >= 32768 && hi <= 65535)) ||
+		e2e_fail "masquerade ports $lo..$hi outside 32768-65535 (SVCBPF_SNAT_PORT_MIN/MAX)"
 	# The dataplane's own record: each flow's masquerade (REV SNAT entry: client -> pod3:8080,
 	# leaves as node address:port) and the claim of that address:port (FWD SNAT entry:
 	# pod3:8080 -> node address:port). Claims no flow points to (left by a flow that was

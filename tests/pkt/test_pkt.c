@@ -1612,6 +1612,27 @@ static void test_masq_ports_unique(void **state)
 	assert_int_equal(n, 4000);
 }
 
+/*
+ * A client's own port is kept when it is in the masquerade range and free
+ * (as Linux's NAT keeps it); another client on the same port gets another.
+ */
+static void test_masq_keeps_port(void **state)
+{
+	const struct be_rec *be = &np1_be[0];
+	struct pkt_spec s = tcp_from(OUTSIDE, 45000, NODE_IP, 30081);
+	struct ct_value v;
+
+	(void)state;
+	check_nat(TC_IN, &s, true, &be->addr);
+	v = ct_get(OUTSIDE, 45000, NODE_IP, 30081, IPPROTO_TCP, SVCBPF_CT_FWD, "first client");
+	assert_int_equal(ntohs(v.nat_port), 45000);
+	s = tcp_from(OUTSIDE2, 45000, NODE_IP, 30081);
+	check_nat(TC_IN, &s, true, &be->addr);
+	v = ct_get(OUTSIDE2, 45000, NODE_IP, 30081, IPPROTO_TCP, SVCBPF_CT_FWD, "second client");
+	assert_int_not_equal(ntohs(v.nat_port), 45000);
+	assert_in_range(ntohs(v.nat_port), SVCBPF_SNAT_PORT_MIN, SVCBPF_SNAT_PORT_MAX);
+}
+
 /* Fill every masquerade port of @be on the node address with a flow in @state, seen @age_s ago. */
 static void fill_snat_ports(const struct be_rec *be, uint8_t state, uint64_t age_s)
 {
@@ -2213,7 +2234,7 @@ static int setup_group(void **state)
 		return -1;
 	/* Private, unpinned maps: tests never touch a real pin dir. */
 	/* Room for every masquerade port of a backend, and more. */
-	bpf_map__set_max_entries(skel->maps.svcbpf_ct_v3, 16384);
+	bpf_map__set_max_entries(skel->maps.svcbpf_ct_v3, 65536);
 	if (dp_load_unpinned(skel, &maps)) {
 		fprintf(stderr, "cannot load the BPF object (root needed)\n");
 		return -1;
@@ -2281,6 +2302,7 @@ int main(void)
 		cmocka_unit_test_setup(test_nodeport_not_ours, setup_test),
 		cmocka_unit_test_setup(test_nodeport_xdp, setup_test),
 		cmocka_unit_test_setup(test_masq_ports_unique, setup_test),
+		cmocka_unit_test_setup(test_masq_keeps_port, setup_test),
 		cmocka_unit_test_setup(test_masq_ports_exhausted, setup_test),
 		cmocka_unit_test_setup(test_hairpin, setup_test),
 		cmocka_unit_test_setup(test_local_policy, setup_test),
