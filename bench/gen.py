@@ -27,6 +27,11 @@ addresses), placed at index N // 2 (the middle of KUBE-SERVICES: an average posi
 other services are 10.97.x.y:80 with 10 backends each at fake, unique addresses in
 10.244.16.0 - 10.244.255.255 (the port is 8080, then 8081 once the addresses run out); no
 traffic goes to them. Backend K of the updates is 10.244.15.K:8080 (fake, never sent to).
+
+NodePorts (externalTrafficPolicy Cluster): only the measured service has one, 30000 + its
+index modulo 2768. The iptables rules get
+KUBE-NODEPORTS / KUBE-EXT-X, the nft rules the service-nodeports map and external-X chains,
+the batch file --nodeport; meta.json gives measured_nodeport.
 """
 
 import argparse
@@ -41,6 +46,8 @@ PORT = 80
 POD_PORT = 8080
 POD_IPS = ["10.244.1.%d" % (10 + j) for j in range(BACKENDS)]
 MASQ_MARK = "0x4000"
+NODEPORT_MIN = 30000
+NODEPORT_MAX = 32767
 
 
 def ip_str(n):
@@ -76,6 +83,14 @@ def services(n):
     return out, mid
 
 
+def nodeports(n, mid):
+    """{index: nodePort}: only the measured service has one, 30000 + its index modulo the
+    NodePort range (every service having one would not fit above 2768 services, and would
+    change what the control-plane and memory rows measure)."""
+    span = NODEPORT_MAX - NODEPORT_MIN + 1
+    return {mid: NODEPORT_MIN + mid % span}
+
+
 def update_backend(k):
     return ("10.244.15.%d" % k, POD_PORT)
 
@@ -88,6 +103,10 @@ def h16(*parts):
 
 def svc_chain(name, port):
     return "KUBE-SVC-" + h16(name, "tcp", str(port))
+
+
+def ext_chain(name, port):
+    return "KUBE-EXT-" + h16(name, "tcp", str(port))
 
 
 def sep_chain(name, port, ip, bport):
@@ -128,11 +147,28 @@ def ipt_services_rules(svcs):
     return rules
 
 
-def ipt_service_chains(name, port, bes):
-    """(chain lines, rules) of one service: KUBE-SVC-X and its KUBE-SEP-Y chains."""
+def ipt_nodeport_rules(svcs, nps):
+    """KUBE-NODEPORTS, rewritten in full on every sync (as KUBE-SERVICES)."""
+    rules = []
+    for i, (name, _, port, _) in enumerate(svcs):
+        if i in nps:
+            rules.append('-A KUBE-NODEPORTS -m comment --comment %s -m tcp -p tcp --dport %d '
+                         "-j %s" % (name, nps[i], ext_chain(name, port)))
+    return rules
+
+
+def ipt_service_chains(name, port, bes, nodeport=None):
+    """(chain lines, rules) of one service: KUBE-SVC-X and its KUBE-SEP-Y chains, and its
+    KUBE-EXT-X chain when it has a NodePort (externalTrafficPolicy Cluster: masquerade)."""
     sc = svc_chain(name, port)
     chains = [":%s - [0:0]" % sc]
     rules = []
+    if nodeport is not None:
+        ec = ext_chain(name, port)
+        chains.append(":%s - [0:0]" % ec)
+        rules.append('-A %s -m comment --comment "masquerade traffic for %s external '
+                     'destinations" -j KUBE-MARK-MASQ' % (ec, name))
+        rules.append("-A %s -j %s" % (ec, sc))
     n = len(bes)
     for i, (ip, bport) in enumerate(bes):
         ep = sep_chain(name, port, ip, bport)
@@ -153,7 +189,7 @@ def ipt_service_chains(name, port, bes):
     return chains, rules
 
 
-def ipt_full(svcs):
+def ipt_full(svcs, nps):
     chains = ipt_top_chain_lines()
     rules = [
         '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
@@ -162,14 +198,15 @@ def ipt_full(svcs):
     ]
     rules += ipt_top_rules()
     rules += ipt_services_rules(svcs)
-    for name, _, port, bes in svcs:
-        c, r = ipt_service_chains(name, port, bes)
+    rules += ipt_nodeport_rules(svcs, nps)
+    for i, (name, _, port, bes) in enumerate(svcs):
+        c, r = ipt_service_chains(name, port, bes, nps.get(i))
         chains += c
         rules += r
     return "*nat\n" + "\n".join(chains + rules) + "\nCOMMIT\n"
 
 
-def ipt_partial(svcs, mid, bes_new, removed, minimal):
+def ipt_partial(svcs, nps, mid, bes_new, removed, minimal):
     """kube-proxy's partial sync (iptables-restore --noflush): the top-level chains are
     always declared (which flushes them) and KUBE-SERVICES is rewritten in full with one rule
     per service (kube-proxy writes those before it decides to skip unchanged services); then
@@ -181,7 +218,8 @@ def ipt_partial(svcs, mid, bes_new, removed, minimal):
         chains += ipt_top_chain_lines()
         rules += ipt_top_rules()
         rules += ipt_services_rules(svcs)
-    c, r = ipt_service_chains(name, port, bes_new)
+        rules += ipt_nodeport_rules(svcs, nps)
+    c, r = ipt_service_chains(name, port, bes_new, nps.get(mid))
     chains += c
     rules += r
     for ip, bport in removed:
@@ -200,6 +238,10 @@ def nft_svc_chain(name, port):
     return "service-%s-%s/tcp/p%d" % (h16(name, "tcp", str(port))[:8], name, port)
 
 
+def nft_ext_chain(name, port):
+    return "external-%s-%s/tcp/p%d" % (h16(name, "tcp", str(port))[:8], name, port)
+
+
 def nft_ep_chain(name, port, ip, bport):
     return "endpoint-%s-%s/tcp/p%d__%s/%d" % (
         h16(name, "tcp", str(port), ip, str(bport))[:8], name, port, ip, bport)
@@ -210,8 +252,9 @@ def q(s):
     return s
 
 
-def nft_service(name, vip, port, bes):
-    """Commands for one service: endpoint chains, then the service chain with its vmap."""
+def nft_service(name, vip, port, bes, nodeport=None):
+    """Commands for one service: endpoint chains, then the service chain with its vmap, and
+    its external chain (masquerade, then the service chain) when it has a NodePort."""
     cmds = []
     for ip, bport in bes:
         ep = q(nft_ep_chain(name, port, ip, bport))
@@ -223,10 +266,15 @@ def nft_service(name, vip, port, bes):
     vmap = ", ".join("%d : goto %s" % (i, q(nft_ep_chain(name, port, ip, bport)))
                      for i, (ip, bport) in enumerate(bes))
     cmds.append("add rule %s %s numgen random mod %d vmap { %s }" % (NFT_TABLE, sc, len(bes), vmap))
+    if nodeport is not None:
+        ec = q(nft_ext_chain(name, port))
+        cmds.append("add chain %s %s" % (NFT_TABLE, ec))
+        cmds.append("add rule %s %s jump mark-for-masquerade" % (NFT_TABLE, ec))
+        cmds.append("add rule %s %s goto %s" % (NFT_TABLE, ec, sc))
     return cmds
 
 
-def nft_full(svcs):
+def nft_full(svcs, nps):
     t = NFT_TABLE
     cmds = [
         "add table %s { comment \"rules for kube-proxy\" ; }" % t,
@@ -238,6 +286,8 @@ def nft_full(svcs):
         "add chain %s services" % t,
         "add map %s service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; "
         "comment \"ClusterIP, ExternalIP and LoadBalancer IP traffic\" ; }" % t,
+        "add map %s service-nodeports { type inet_proto . inet_service : verdict ; "
+        "comment \"NodePort traffic\" ; }" % t,
         "add rule %s nat-prerouting jump services" % t,
         "add rule %s nat-output jump services" % t,
         "add rule %s nat-postrouting jump masquerading" % t,
@@ -246,14 +296,21 @@ def nft_full(svcs):
         "add rule %s masquerading mark set mark xor %s" % (t, MASQ_MARK),
         "add rule %s masquerading masquerade fully-random" % t,
         "add rule %s services ip daddr . meta l4proto . th dport vmap @service-ips" % t,
+        # nodePortAddresses unset (every local address): kube-proxy's last rule of services.
+        "add rule %s services fib daddr type local ip daddr != 127.0.0.0/8 "
+        "meta l4proto . th dport vmap @service-nodeports" % t,
     ]
-    for name, vip, port, bes in svcs:
-        cmds += nft_service(name, vip, port, bes)
+    for i, (name, vip, port, bes) in enumerate(svcs):
+        cmds += nft_service(name, vip, port, bes, nps.get(i))
     # Elements last, in one command per 1000 (as knftables batches them into the transaction).
     elems = ["%s . tcp . %d : goto %s" % (vip, port, q(nft_svc_chain(name, port)))
              for name, vip, port, _ in svcs]
     for i in range(0, len(elems), 1000):
         cmds.append("add element %s service-ips { %s }" % (t, ", ".join(elems[i:i + 1000])))
+    elems = ["tcp . %d : goto %s" % (nps[i], q(nft_ext_chain(name, port)))
+             for i, (name, _, port, _) in enumerate(svcs) if i in nps]
+    for i in range(0, len(elems), 1000):
+        cmds.append("add element %s service-nodeports { %s }" % (t, ", ".join(elems[i:i + 1000])))
     return "\n".join(cmds) + "\n"
 
 
@@ -288,10 +345,12 @@ def nft_change(svcs, mid, bes_new, removed):
 # ------------------------------------------------------------------------------- svcbpf
 
 
-def sb_full(svcs):
+def sb_full(svcs, nps):
     lines = ["# %d services x %d backends" % (len(svcs), BACKENDS)]
-    for _, vip, port, bes in svcs:
-        lines.append("svc add %s:%d %s" % (vip, port, " ".join("--backend %s:%d" % b for b in bes)))
+    for i, (_, vip, port, bes) in enumerate(svcs):
+        np = " --nodeport %d" % nps[i] if i in nps else ""
+        lines.append("svc add %s:%d %s%s" % (vip, port, " ".join("--backend %s:%d" % b for b in bes),
+                                             np))
     return "\n".join(lines) + "\n"
 
 
@@ -315,21 +374,22 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     svcs, mid = services(a.services)
     name, vip, port, base = svcs[mid]
+    nps = nodeports(a.services, mid)
     p = lambda f: os.path.join(a.out, f)  # noqa: E731
 
-    write(p("ipt-full.rules"), ipt_full(svcs))
-    write(p("nft-full.nft"), nft_full(svcs))
-    write(p("sb-full.batch"), sb_full(svcs))
+    write(p("ipt-full.rules"), ipt_full(svcs, nps))
+    write(p("nft-full.nft"), nft_full(svcs, nps))
+    write(p("sb-full.batch"), sb_full(svcs, nps))
     write(p("sb-clear.batch"), sb_clear(svcs))
     for k in range(1, a.updates + 1):
         nb = update_backend(k)
         added = base + [nb]
         for minimal, pre in ((False, "ipt"), (True, "ipt-min")):
-            write(p("%s-add-%d.rules" % (pre, k)), ipt_partial(svcs, mid, added, [], minimal))
+            write(p("%s-add-%d.rules" % (pre, k)), ipt_partial(svcs, nps, mid, added, [], minimal))
             # The removal runs against the state the add left: the service has 11 backends.
             s2 = list(svcs)
             s2[mid] = (name, vip, port, added)
-            write(p("%s-del-%d.rules" % (pre, k)), ipt_partial(s2, mid, base, [nb], minimal))
+            write(p("%s-del-%d.rules" % (pre, k)), ipt_partial(s2, nps, mid, base, [nb], minimal))
         write(p("nft-add-%d.nft" % k), nft_change(svcs, mid, added, []))
         s2 = list(svcs)
         s2[mid] = (name, vip, port, added)
@@ -346,6 +406,8 @@ def main():
         "measured_index": mid,
         "measured_backends": ["%s:%d" % b for b in base],
         "kube_services_rules": len(svcs) + 1,
+        "measured_nodeport": nps[mid],
+        "nodeports": len(nps),
         "updates": a.updates,
     }
     write(p("meta.json"), json.dumps(meta, indent=1) + "\n")

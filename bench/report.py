@@ -35,6 +35,10 @@ ROWS = [
     ("lat1_p50_us", "  latency p50 (1 in flight)", "us", "lo", 1),
     ("lat1_p99_us", "  latency p99 (1 in flight)", "us", "lo", 1),
     ("bulk_gbps", "bulk throughput (iperf3)", "Gbit/s", "hi", 1),
+    ("np_conn_rate", "NodePort: new connections/s (16)", "conn/s", "hi", 1),
+    ("np_conn_p50_us", "  NodePort latency p50 (16)", "us", "lo", 1),
+    ("np_conn_p99_us", "  NodePort latency p99 (16)", "us", "lo", 1),
+    ("np_bulk_gbps", "NodePort: bulk throughput", "Gbit/s", "hi", 1),
     ("exec_s", "start a process (/bin/true)", "ms", "lo", 1e3),
     ("program_s", "program N services from empty", "ms", "lo", 1e3),
     ("update_s", "change 1 backend", "ms", "lo", 1e3),
@@ -51,7 +55,8 @@ SHARED_SB = {"program_s", "update_s", "update_alt_s", "mem_kernel_bytes", "mem_k
 # /proc/meminfo is machine-wide: a delta below this is other activity, not the rules.
 NOISE_BYTES = 1 << 20
 # Figures whose spread is summarised in the noise line (the traffic figures).
-NOISE_FIGS = ("conn_rate", "conn_p50_us", "lat1_p50_us", "bulk_gbps")
+NOISE_FIGS = ("conn_rate", "conn_p50_us", "lat1_p50_us", "bulk_gbps", "np_conn_rate",
+              "np_bulk_gbps")
 
 
 def stats(vals):

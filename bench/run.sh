@@ -11,6 +11,9 @@
 #   nftables    kube-proxy's nftables-mode layout (service-ips verdict map, numgen vmaps)
 #   svcbpf_tc   svcbpf load eth0
 #   svcbpf_xdp  svcbpf load eth0 --xdp
+# Each column also carries the NodePort path (np_* figures): the client to the node's address
+# 10.244.0.1 on the measured service's nodePort, masqueraded toward the pod (svcbpf then also
+# loaded on the pod's veth pod1; the floor's np_* figures are its ClusterIP-floor repeats).
 # and prints one table (stdout), writing the same figures to $BENCH_OUT/results.json and a
 # chart to $BENCH_OUT/results.png. bench/README.md explains the figures and how to read them.
 #
@@ -92,6 +95,8 @@ VIP=10.96.0.50          # the measured service (gen.py), in the middle of N serv
 VIP_PORT=80
 POD_IP=10.244.1.10      # the floor's target: the pod's first address (the same nginx)
 POD_PORT=8080
+NODE_IP=10.244.0.1      # the node's eth0: the NodePort figures' destination (gen.py's nodePort)
+POD_IFACE=pod1          # the node's end of the pod's veth (tools/topo.sh): NodePort replies
 CLIENT_SRC_BASE=10.244.0.50 # the client's extra source addresses .50 - .249 (connbench)
 CLIENT_SRC_COUNT=200
 SB_MAX_BACKENDS=131072  # 10 000 services x 10 backends do not fit the default 65536
@@ -307,7 +312,7 @@ measure_bulk() {
 		if [ -z "$bps" ]; then
 			note "$size" "$col" "iperf3 to $dst:$port gave no result: $(jq -r '.error // empty' <<<"$out" 2>/dev/null | head -c 200)"
 		fi
-		rec "$size" "$col" bulk_gbps "$(awk -v b="${bps:-x}" 'BEGIN {if (b == "x") print ""; else printf "%.3f", b / 1e9}')"
+		rec "$size" "$col" "${BULK_FIG:-bulk_gbps}" "$(awk -v b="${bps:-x}" 'BEGIN {if (b == "x") print ""; else printf "%.3f", b / 1e9}')"
 	done
 	server_use nginx
 }
@@ -315,6 +320,33 @@ measure_bulk() {
 measure_traffic() { # SIZE COLUMN DST PORT
 	measure_conn "$@" || true
 	measure_bulk "$@"
+}
+
+# measure_np SIZE COLUMN: the NodePort path (the client to the node's address on the measured
+# service's nodePort; externalTrafficPolicy Cluster, so the client is masqueraded to the node
+# toward the pod): np_conn_* (16 in flight) and np_bulk_gbps.
+measure_np() {
+	local size=$1 col=$2 r
+	server_use nginx
+	if ! service_answers "$NODE_IP" "$NP_PORT"; then
+		note "$size" "$col" "no HTTP answer through NodePort $NODE_IP:$NP_PORT: NodePort figures missing"
+		return 1
+	fi
+	for ((r = 1; r <= REPS; r++)); do
+		connbench_rec "$size" "$col" np_conn $((CONN_SECS + 20)) --dst "$NODE_IP" \
+			--port "$NP_PORT" --seconds "$CONN_SECS" --warmup 0.5 --conns 16 --threads 2
+	done
+	BULK_FIG=np_bulk_gbps measure_bulk "$size" "$col" "$NODE_IP" "$NP_PORT"
+}
+
+# np_from_floor SIZE: the floor of the NodePort figures is the pod directly, the same path as
+# the ClusterIP floor: its conn_* and bulk_gbps repeats, recorded again as np_*.
+np_from_floor() {
+	local tmp=$TOPO_DIR/raw.np
+	jq -c --argjson size "$1" 'select(.size == $size and .column == "floor" and
+		(.figure | test("^(conn_(rate|p50_us|p99_us|errors|count)|bulk_gbps)$"))) |
+		.figure = "np_" + .figure' "$RAW" >"$tmp" && cat "$tmp" >>"$RAW"
+	rm -f "$tmp"
 }
 
 # ----------------------------------------------------------------------------- per packet
@@ -367,6 +399,7 @@ col_floor() {
 	done
 	log "[$size] floor: client -> $POD_IP:$POD_PORT directly"
 	measure_traffic "$size" floor "$POD_IP" "$POD_PORT"
+	np_from_floor "$size"
 }
 
 # program_rules SIZE COL WHAT CMD...: load a whole rule set from empty with CMD, timed and
@@ -414,6 +447,8 @@ col_iptables() {
 	done
 	log "[$size] iptables: traffic"
 	measure_traffic "$size" iptables "$VIP" "$VIP_PORT"
+	log "[$size] iptables: NodePort traffic ($NODE_IP:$NP_PORT)"
+	measure_np "$size" iptables || true
 	nf_flush
 }
 
@@ -432,6 +467,8 @@ col_nftables() {
 	done
 	log "[$size] nftables: traffic"
 	measure_traffic "$size" nftables "$VIP" "$VIP_PORT"
+	log "[$size] nftables: NodePort traffic ($NODE_IP:$NP_PORT)"
+	measure_np "$size" nftables || true
 	nf_flush
 }
 
@@ -470,7 +507,7 @@ sb_program() {
 }
 
 col_svcbpf() {
-	local size=$1 g=$2 r=0 k el=0 rc t m0 m1 s0 s1 op args new0 new1 trk0 trk1 def0 def1
+	local size=$1 g=$2 r=0 k el=0 rc t m0 m1 s0 s1 op args xdp new0 new1 trk0 trk1 def0 def1
 	sb_reset
 	if ! sb load eth0 --max-backends "$SB_MAX_BACKENDS" >"$TOPO_DIR/logs/last-cmd.err" 2>&1; then
 		note "$size" svcbpf_tc "svcbpf load eth0 failed: $(last_err)"
@@ -545,6 +582,20 @@ col_svcbpf() {
 		rec "$size" "svcbpf_$mode" sb_new_flows $((${new1:-0} - ${new0:-0}))
 		rec "$size" "svcbpf_$mode" sb_tracked $((${trk1:-0} - ${trk0:-0}))
 		rec "$size" "svcbpf_$mode" sb_xdp_deferred $((${def1:-0} - ${def0:-0}))
+		# NodePort: svcbpf on the pod's veth too (the masqueraded replies come in there),
+		# for this measurement only, so the ClusterIP figures keep their setup.
+		xdp=()
+		[ "$mode" = xdp ] && xdp=(--xdp)
+		if ! sb load eth0 "$POD_IFACE" "${xdp[@]}" \
+			--max-backends "$SB_MAX_BACKENDS" >"$TOPO_DIR/logs/last-cmd.err" 2>&1; then
+			note "$size" "svcbpf_$mode" "svcbpf load eth0 $POD_IFACE failed: $(last_err)"
+			continue
+		fi
+		log "[$size] svcbpf $mode: NodePort traffic ($NODE_IP:$NP_PORT, loaded on eth0 and $POD_IFACE)"
+		measure_np "$size" "svcbpf_$mode" || true
+		if ! sb unload "$POD_IFACE" >"$TOPO_DIR/logs/last-cmd.err" 2>&1; then
+			note "$size" "svcbpf_$mode" "svcbpf unload $POD_IFACE failed: $(last_err)"
+		fi
 	done
 	sb_reset
 	# Native XDP on the node's eth0 turned TSO off on its peer (the client's eth0): back on.
@@ -628,6 +679,7 @@ main() {
 		TOPO_TIMEOUT=300 "$PYTHON" "$BENCH_HERE/gen.py" --services "$size" --updates "$REPS" \
 			--out "$g" || die "gen.py failed"
 		jq -c --argjson size "$size" '{size: $size, gen: .}' "$g/meta.json" >>"$PKT"
+		NP_PORT=$(jq -r '.measured_nodeport' "$g/meta.json")
 		pkt_bench "$size"
 		col_floor "$size"
 		col_iptables "$size" "$g"

@@ -10,6 +10,8 @@ BENCH_REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 
 # What each column must report (results.json, .results[SIZE][COLUMN][FIGURE].median).
 TRAFFIC="conn_rate conn_p50_us conn_p99_us lat1_p50_us lat1_p99_us bulk_gbps"
+# The NodePort path (10.244.0.1:nodePort, masqueraded; the floor: the pod directly).
+TRAFFIC="$TRAFFIC np_conn_rate np_conn_p50_us np_conn_p99_us np_bulk_gbps"
 PKT="pkt_floor_ns pkt_new_ns pkt_est_ns pkt_nonsvc_ns"
 declare -A WANT=(
 	[floor]="$TRAFFIC exec_s"
@@ -55,7 +57,8 @@ show_run() {
 	[ "$rc" = 0 ] || { echo "bench/run.sh exited $rc" >&2; show_run; return 1; }
 	grep -q '^== 1 service x 10 backends' "$BENCH_TMP/stdout" || { show_run; return 1; }
 	grep -q '^== 10 services x 10 backends' "$BENCH_TMP/stdout" || { show_run; return 1; }
-	for row in 'new connections/s' 'bulk throughput' 'per packet: new flow' \
+	for row in 'new connections/s' 'bulk throughput' 'NodePort: new connections/s' \
+		'NodePort: bulk throughput' 'per packet: new flow' \
 		'program N services' 'change 1 backend' 'svcbpf map memory per service'; do
 		grep -q "^$row" "$BENCH_TMP/stdout" || { echo "row '$row' missing" >&2; show_run; return 1; }
 	done
@@ -87,8 +90,9 @@ show_run() {
 	local json=$BENCH_TMP/out/results.json out
 	out=$(jq -r '.results | to_entries[] | .key as $s | .value | to_entries[] |
 		select((.value.conn_errors.max // 0) > 0.01 * (.value.conn_count.min // 0) or
+		       (.value.np_conn_errors.max // 0) > 0.01 * (.value.np_conn_count.min // 0) or
 		       (.value.lat1_errors.max // 0) > 0.01 * (.value.lat1_count.min // 0)) |
-		"\($s) \(.key): \(.value.conn_errors.values) of \(.value.conn_count.values), \(.value.lat1_errors.values) of \(.value.lat1_count.values)"' "$json")
+		"\($s) \(.key): \(.value.conn_errors.values) of \(.value.conn_count.values), \(.value.lat1_errors.values) of \(.value.lat1_count.values), NodePort \(.value.np_conn_errors.values) of \(.value.np_conn_count.values)"' "$json")
 	[ -z "$out" ] || { echo "connection errors over 1%: $out" >&2; return 1; }
 	out=$(jq -r '.results | to_entries[] | .key as $s | .value | to_entries[] |
 		select((.value.conn_errors.max // 0) > 0) |
