@@ -326,8 +326,8 @@ static __always_inline __be32 snat4_addr(const struct lb_ctx *lc, const struct p
  * flows to one backend ever share node address and port; an entry whose
  * flow expired or was reset is taken over. Returns 0 or -1 (none free).
  */
-static __always_inline int snat4_claim(struct ct_key *in, const struct ct_value *val,
-				       __be16 sport, const struct svcbpf_cfg *cfg, __u64 now)
+static __always_inline int snat4_claim(struct ct_key *in, const struct ct_value *val, __be16 sport,
+				       const struct svcbpf_cfg *cfg, __u64 now)
 {
 	__u32 range = SVCBPF_SNAT_PORT_MAX - SVCBPF_SNAT_PORT_MIN + 1;
 	__u32 start = bpf_get_prandom_u32() % range;
@@ -660,6 +660,25 @@ static __always_inline bool lb4_lookup_reply(const struct pkt4 *p, struct nat4 *
 		ct->flags |= SVCBPF_CT_F_REPLIED;
 	nat->event = SVCBPF_CNT_REVNAT;
 	return true;
+}
+
+/*
+ * What a packet @p to frontend @svc gets, for tc and XDP alike: dropped
+ * when its client is outside the source ranges; dropped when Local finds
+ * no backend here (kube-proxy drops, it does not reject); else as
+ * lb4_select() says.
+ */
+static __always_inline int lb4_frontend(const struct pkt4 *p, const struct svc_value *svc,
+					const struct lb_ctx *lc, struct nat4 *nat)
+{
+	int ret;
+
+	if (!lb4_source_allowed(p, svc))
+		return VERDICT_DROP(SVCBPF_CNT_DROP_SOURCE_RANGE);
+	ret = lb4_select(p, svc, lc, nat);
+	if (ret == SVCBPF_REJECT && (svc->flags & SVCBPF_SVC_LOCAL))
+		return VERDICT_DROP(SVCBPF_CNT_DROP_NO_LOCAL);
+	return ret;
 }
 
 /*

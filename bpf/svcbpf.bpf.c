@@ -198,11 +198,7 @@ int svcbpf_tc_ingress(struct __sk_buff *skb)
 		return TC_PASS;
 	}
 
-	ret = lb4_source_allowed(&p, svc) ? lb4_select(&p, svc, &lc, &nat) :
-					    VERDICT_DROP(SVCBPF_CNT_DROP_SOURCE_RANGE);
-	/* externalTrafficPolicy Local without a backend here: dropped, as kube-proxy does. */
-	if (ret == SVCBPF_REJECT && (svc->flags & SVCBPF_SVC_LOCAL))
-		ret = VERDICT_DROP(SVCBPF_CNT_DROP_NO_LOCAL);
+	ret = lb4_frontend(&p, svc, &lc, &nat);
 	if (ret == SVCBPF_REJECT) {
 		/* No backend: the client hears so at once, as from kube-proxy's REJECT. */
 		ret = reject4_skb(skb, &p);
@@ -278,11 +274,6 @@ int svcbpf_xdp_ingress(struct xdp_md *ctx)
 	svc = lb4_lookup_service(&p);
 	if (!svc)
 		return XDP_PASS;
-	if (!lb4_source_allowed(&p, svc))
-		return verdict_account(VERDICT_DROP(SVCBPF_CNT_DROP_SOURCE_RANGE), &p, svc,
-				       SVCBPF_HOOK_XDP, ctx->ingress_ifindex) ?
-			       XDP_DROP :
-			       XDP_PASS;
 
 	/*
 	 * Possibly CHECKSUM_PARTIAL: only tc can rewrite it correctly. A
@@ -304,9 +295,7 @@ int svcbpf_xdp_ingress(struct xdp_md *ctx)
 			goto defer;
 	}
 
-	ret = lb4_select(&p, svc, &lc, &nat);
-	if (ret == SVCBPF_REJECT && (svc->flags & SVCBPF_SVC_LOCAL))
-		ret = VERDICT_DROP(SVCBPF_CNT_DROP_NO_LOCAL);
+	ret = lb4_frontend(&p, svc, &lc, &nat);
 	/* The reply is built by tc, which can resize the packet. */
 	if (ret == SVCBPF_REJECT)
 		goto defer;

@@ -47,9 +47,13 @@ udp_n() {
 	ok=$(TOPO_TIMEOUT=30 topo_client "$PYTHON" -c '
 import socket, sys
 host, port, n, msg, ok = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], 0
-for _ in range(n):
+base = int(sys.argv[5])
+for i in range(n):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(2)
+    # A source port of its own, below the ephemeral range: every datagram is a new flow (a
+    # kernel-chosen port may be one an earlier datagram still has a conntrack entry for).
+    s.bind(("", base + i))
     s.sendto(msg.encode(), (host, port))
     try:
         s.recvfrom(2048)
@@ -57,7 +61,7 @@ for _ in range(n):
     except socket.timeout:
         pass
     s.close()
-print(ok)' "$1" "$2" "$3" "$UDP_MSG") || true
+print(ok)' "$1" "$2" "$3" "$UDP_MSG" "$((20000 + RANDOM % 8000))") || true
 	assert_eq "UDP datagrams to $1:$2 answered" "$3" "$ok"
 }
 
